@@ -1,0 +1,347 @@
+/**
+ * The UDP data channel on the same port number as TCP (protocol-notes.md §8.3, §9.1).
+ *
+ * - code 20 from anyone → code 21 with the observed source address (STUN-like, §8.3 step 3).
+ * - code 51 → the source "ip:port" is bound to the session whose uid equals `devTarget` (never by
+ *   IP alone: several cameras can share one), and that 51 gets exactly one 50.
+ * - media (cmd 1, 4, 6), cmd 100 heartbeats and other JSON are routed by the bound source with two
+ *   Map lookups (address, then port): no string building on the hot path. Unbound sources are
+ *   dropped and counted.
+ * - Undecodable datagrams are dropped, counted and logged at most once per interval per kind.
+ */
+import {createSocket, type RemoteInfo, type Socket} from "node:dgram";
+import {Cmd, Code} from "../protocol/commands.js";
+import {ProtocolError} from "../protocol/errors.js";
+import type {PacketHeader} from "../protocol/header.js";
+import {
+    buildProbeRequest,
+    buildUdpResponse,
+    decodeJson,
+    encodeJsonPacket,
+    parseProbeResponse,
+    type WireMessage,
+} from "../protocol/messages.js";
+import {decodeDatagram, encodePacket, type Packet} from "../protocol/packet.js";
+import {hexPreview} from "../util/hex.js";
+import type {Logger} from "../util/log.js";
+import {RateLimitedCounter} from "../util/rateLimitedCounter.js";
+import type {CameraCounters} from "./cameraCounters.js";
+
+export const DEFAULT_UDP_RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
+
+/** What the UDP server calls on a camera session. Called synchronously on the hot path: must not throw. */
+export interface UdpPeer {
+    /** A code 51 from `address:port` named this peer; the source is now bound to it and a 50 was sent. */
+    handleProbe(status: number, address: string, port: number): void;
+    /** cmd 1, 4 or 6. `payload` is a view into the datagram. */
+    handleMedia(header: PacketHeader, payload: Buffer): void;
+    /** A cmd 100 on UDP (already answered). */
+    handleUdpHeartbeat(): void;
+    /** Any other JSON from the bound source. */
+    handleUdpMessage(message: WireMessage): void;
+}
+
+/** What a session needs from the UDP server. */
+export interface UdpTransport {
+    /** The bound UDP port (0 before start). */
+    readonly port: number;
+    send(packet: Buffer, port: number, address: string): void;
+    /** Removes the peer's source binding, if any. */
+    release(peer: UdpPeer): void;
+}
+
+export interface UdpPeerDirectory {
+    /** The live session of camera `uid`, if any. */
+    probeTarget(uid: string): UdpPeer | undefined;
+}
+
+export interface UdpServerOptions {
+    readonly udpReceiveBufferBytes: number;
+}
+
+interface Binding {
+    readonly address: string;
+    readonly port: number;
+}
+
+const PROBE_PACKET = encodeJsonPacket(buildProbeRequest());
+const HEARTBEAT_PACKET = encodePacket({command: Cmd.heartbeat});
+
+export class UdpServer implements UdpTransport {
+    readonly #options: UdpServerOptions;
+    readonly #peers: UdpPeerDirectory;
+    readonly #counters: CameraCounters;
+    readonly #log: Logger;
+    readonly #limiter: RateLimitedCounter;
+    /** address → port → peer: the hot-path routing table. */
+    readonly #routes = new Map<string, Map<number, UdpPeer>>();
+    /** peer → its current binding, so a re-bind removes the old route. */
+    readonly #bindings = new Map<UdpPeer, Binding>();
+    readonly #onMessage = (datagram: Buffer, remote: RemoteInfo): void => this.#handleDatagram(datagram, remote);
+    #socket: Socket | undefined;
+    #port = 0;
+    #address = "";
+
+    constructor(options: UdpServerOptions, peers: UdpPeerDirectory, counters: CameraCounters, log: Logger) {
+        this.#options = options;
+        this.#peers = peers;
+        this.#counters = counters;
+        this.#log = log;
+        this.#limiter = new RateLimitedCounter();
+    }
+
+    get port(): number {
+        return this.#port;
+    }
+
+    get address(): string {
+        return this.#address;
+    }
+
+    /** Number of bound sources (for tests and stats). */
+    get bindingCount(): number {
+        return this.#bindings.size;
+    }
+
+    /** Binds udp4 `host:port`. Rejects with the original error (code kept) when the port cannot be had. */
+    listen(host: string, port: number): Promise<{address: string; port: number}> {
+        return new Promise((resolve, reject) => {
+            const socket = createSocket({type: "udp4"});
+            const onBindError = (error: Error): void => {
+                socket.close();
+                reject(error);
+            };
+            socket.once("error", onBindError);
+            socket.bind(port, host, () => {
+                socket.off("error", onBindError);
+                socket.on("error", (error: Error) => this.#handleSocketError(error));
+                socket.on("message", this.#onMessage);
+                this.#socket = socket;
+                const bound = socket.address();
+                this.#port = bound.port;
+                this.#address = bound.address;
+                this.#setReceiveBuffer(socket);
+                this.#log.info(`listening on udp ${bound.address}:${bound.port}`);
+                resolve({address: bound.address, port: bound.port});
+            });
+        });
+    }
+
+    close(): Promise<void> {
+        const socket = this.#socket;
+        this.#socket = undefined;
+        this.#routes.clear();
+        this.#bindings.clear();
+        if (socket === undefined) {
+            return Promise.resolve();
+        }
+        return new Promise((resolve) => {
+            socket.close(() => resolve());
+        });
+    }
+
+    send(packet: Buffer, port: number, address: string): void {
+        // No callback: a send error surfaces as an 'error' event, handled once in #handleSocketError.
+        this.#socket?.send(packet, port, address);
+    }
+
+    /** Routes `address:port` to `peer`; the peer's previous route and any other owner of the source go. */
+    bind(peer: UdpPeer, address: string, port: number): void {
+        const current = this.#bindings.get(peer);
+        if (current !== undefined) {
+            if (current.address === address && current.port === port) {
+                return;
+            }
+            this.#removeRoute(current, peer);
+        }
+        let ports = this.#routes.get(address);
+        if (ports === undefined) {
+            ports = new Map();
+            this.#routes.set(address, ports);
+        }
+        const previousOwner = ports.get(port);
+        if (previousOwner !== undefined && previousOwner !== peer) {
+            this.#bindings.delete(previousOwner); // the latest 51 for a source wins
+        }
+        ports.set(port, peer);
+        this.#bindings.set(peer, {address, port});
+    }
+
+    release(peer: UdpPeer): void {
+        const current = this.#bindings.get(peer);
+        if (current !== undefined) {
+            this.#removeRoute(current, peer);
+            this.#bindings.delete(peer);
+        }
+    }
+
+    /** The peer bound to `address:port`, if any. */
+    peerAt(address: string, port: number): UdpPeer | undefined {
+        return this.#routes.get(address)?.get(port);
+    }
+
+    #removeRoute(binding: Binding, peer: UdpPeer): void {
+        const ports = this.#routes.get(binding.address);
+        if (ports !== undefined && ports.get(binding.port) === peer) {
+            ports.delete(binding.port);
+            if (ports.size === 0) {
+                this.#routes.delete(binding.address);
+            }
+        }
+    }
+
+    #handleDatagram(datagram: Buffer, remote: RemoteInfo): void {
+        this.#counters.datagramsReceived += 1;
+        let packet: Packet;
+        try {
+            packet = decodeDatagram(datagram);
+        } catch (error) {
+            this.#drop(error, datagram, remote);
+            return;
+        }
+        const command = packet.header.command;
+        if (command === Cmd.jpeg || command === Cmd.g711 || command === Cmd.pcm) {
+            const peer = this.#routes.get(remote.address)?.get(remote.port);
+            if (peer === undefined) {
+                this.#unknownSource(remote, datagram);
+                return;
+            }
+            try {
+                peer.handleMedia(packet.header, packet.payload);
+            } catch (error) {
+                this.#peerFailed(error);
+            }
+            return;
+        }
+        if (command === Cmd.json) {
+            this.#handleJson(packet, remote);
+            return;
+        }
+        if (command === Cmd.heartbeat) {
+            const peer = this.#routes.get(remote.address)?.get(remote.port);
+            if (peer === undefined) {
+                this.#unknownSource(remote, datagram);
+                return;
+            }
+            this.send(HEARTBEAT_PACKET, remote.port, remote.address); // §9.1: answer with a cmd 100
+            try {
+                peer.handleUdpHeartbeat();
+            } catch (error) {
+                this.#peerFailed(error);
+            }
+            return;
+        }
+        this.#counters.unsupportedDatagrams += 1;
+        this.#warn("unsupported-datagram", `unsupported UDP cmd ${command} dropped`, remote, datagram);
+    }
+
+    #handleJson(packet: Packet, remote: RemoteInfo): void {
+        let message: WireMessage;
+        try {
+            message = decodeJson(packet.payload);
+        } catch (error) {
+            this.#drop(error, packet.payload, remote);
+            return;
+        }
+        if (message.code === Code.udpRequest) {
+            this.send(encodeJsonPacket(buildUdpResponse(remote.address, remote.port)), remote.port, remote.address);
+            return;
+        }
+        if (message.code === Code.probeResponse) {
+            this.#handleProbe(message, remote, packet.payload);
+            return;
+        }
+        const peer = this.#routes.get(remote.address)?.get(remote.port);
+        if (peer === undefined) {
+            this.#unknownSource(remote, packet.payload);
+            return;
+        }
+        try {
+            peer.handleUdpMessage(message);
+        } catch (error) {
+            this.#peerFailed(error);
+        }
+    }
+
+    #handleProbe(message: WireMessage, remote: RemoteInfo, raw: Buffer): void {
+        let devTarget: string;
+        let status: number;
+        try {
+            ({devTarget, status} = parseProbeResponse(message));
+        } catch (error) {
+            this.#drop(error, raw, remote);
+            return;
+        }
+        const peer = this.#peers.probeTarget(devTarget);
+        if (peer === undefined) {
+            this.#counters.unknownProbeTargets += 1;
+            this.#warn("unknown-probe-target", `code 51 for ${devTarget}, which has no TCP session`, remote, raw);
+            return;
+        }
+        this.bind(peer, remote.address, remote.port);
+        this.send(PROBE_PACKET, remote.port, remote.address); // one 50 per 51 (§12: intx82 sent one per camera)
+        try {
+            peer.handleProbe(status, remote.address, remote.port);
+        } catch (error) {
+            this.#peerFailed(error);
+        }
+    }
+
+    /** A bug in one session's handler: logged (rate-limited), never fatal, never affects other cameras. */
+    #peerFailed(error: unknown): void {
+        const suppressed = this.#limiter.hit("peer-failed");
+        if (suppressed !== undefined) {
+            this.#log.error("session failed to handle a datagram", {error, suppressed});
+        }
+    }
+
+    #drop(error: unknown, raw: Uint8Array, remote: RemoteInfo): void {
+        if (!(error instanceof ProtocolError)) {
+            throw error; // a bug, not bad input
+        }
+        this.#counters.badDatagrams += 1;
+        this.#warn("bad-datagram", `bad datagram dropped: ${error.message}`, remote, error.raw ?? raw);
+    }
+
+    #unknownSource(remote: RemoteInfo, raw: Uint8Array): void {
+        this.#counters.unknownSourceDatagrams += 1;
+        this.#warn("unknown-source", "datagram from an unbound source dropped", remote, raw);
+    }
+
+    #warn(kind: string, message: string, remote: RemoteInfo, raw: Uint8Array): void {
+        const suppressed = this.#limiter.hit(kind);
+        if (suppressed === undefined) {
+            if (this.#log.isLevelEnabled("debug")) {
+                this.#log.debug(`${message} (from ${remote.address}:${remote.port})`, {raw: hexPreview(raw, 64)});
+            }
+            return;
+        }
+        this.#log.warn(message, {peer: `${remote.address}:${remote.port}`, raw: hexPreview(raw), suppressed});
+    }
+
+    #setReceiveBuffer(socket: Socket): void {
+        try {
+            socket.setRecvBufferSize(this.#options.udpReceiveBufferBytes);
+        } catch (error) {
+            this.#log.warn(`could not set the UDP receive buffer to ${this.#options.udpReceiveBufferBytes} B`, {
+                error,
+            });
+        }
+        try {
+            // Linux reports twice the granted size and caps requests at net.core.rmem_max.
+            this.#log.info(`UDP receive buffer: ${socket.getRecvBufferSize()} B`, {
+                requested: this.#options.udpReceiveBufferBytes,
+            });
+        } catch (error) {
+            this.#log.warn("could not read the UDP receive buffer size", {error});
+        }
+    }
+
+    #handleSocketError(error: Error): void {
+        // After bind, errors come from sends (e.g. ICMP unreachable); the socket stays usable.
+        const suppressed = this.#limiter.hit("socket-error");
+        if (suppressed !== undefined) {
+            this.#log.warn(`UDP socket error: ${error.message}`, {suppressed});
+        }
+    }
+}
