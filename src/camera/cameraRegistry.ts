@@ -22,6 +22,8 @@ import type {UdpPeer, UdpPeerDirectory, UdpTransport} from "./udpServer.js";
 export interface CameraRegistryOptions extends CameraSessionOptions {
     /** Consumers waiting on an offline camera get onEnd("offline") after this long (default 60 s). */
     readonly offlineGraceMs?: number | undefined;
+    /** Firmware known from elsewhere (the bootstrap `version` header), used until the camera's code 4 reply names one. */
+    readonly firmwareFor?: ((id: CameraId) => string | undefined) | undefined;
     /**
      * Most cameras remembered (default 1000). A new uid beyond it evicts the offline camera without
      * consumers that was seen longest ago, or is refused when there is none: fake registrations
@@ -253,7 +255,7 @@ class CameraRecord implements SessionSink {
         return {
             id: this.id,
             address: session?.link.remoteAddress ?? null,
-            firmware: this.#firmware,
+            firmware: this.#firmware ?? this.#options.firmwareFor?.(this.id) ?? null,
             online: session !== undefined,
             streamState: session?.streamState ?? "idle",
             fps: this.#fps.fps(nowMs),

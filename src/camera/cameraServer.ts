@@ -34,6 +34,8 @@ export interface CameraServerOptions {
     /** cliIp/cliNatIp in code 11; default: the local address the camera's TCP connection reached. */
     readonly advertiseHost?: string | undefined;
     readonly assembler?: Partial<MjpegAssemblerOptions> | undefined;
+    /** Firmware known from the bootstrap `version` header, shown until the camera's code 4 reply names one. */
+    readonly firmwareFor?: ((id: string) => string | undefined) | undefined;
 }
 
 export const CAMERA_SERVER_DEFAULTS = {
