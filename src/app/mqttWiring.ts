@@ -176,6 +176,9 @@ export async function startMqtt(options: MqttWiringOptions, deps: MqttWiringDeps
     const subscriptions: (() => void)[] = [];
     subscriptions.push(
         link.onEvent((event) => {
+            log.debug(
+                () => `${event.id}: MQTT ${event.type}${event.type === "status" ? ` ${event.report.status}` : ""}`,
+            );
             store.handleMqttEvent(event);
         }),
     );

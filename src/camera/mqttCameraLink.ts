@@ -14,9 +14,7 @@
  */
 import {randomBytes, timingSafeEqual} from "node:crypto";
 import {createServer, type Server} from "node:net";
-// biome-ignore lint/style/noRestrictedImports: decisions.md 5 puts the camera broker (aedes) in camera/; biome.json predates it.
 import {Aedes, type AuthenticateError, type Client} from "aedes";
-// biome-ignore lint/style/noRestrictedImports: decisions.md 5 puts the Naxclow subscription (mqtt) in camera/.
 import {connect, type MqttClient} from "mqtt";
 import {ProtocolError} from "../protocol/errors.js";
 import {
@@ -180,6 +178,8 @@ export class MqttCameraLink {
 
     async #startEmbedded(): Promise<void> {
         const broker = await Aedes.createBroker({
+            // aedes defaults to the MQTT 3.1 limit of 23; HA, Node-RED or a long base topic can exceed it.
+            maxClientsIdLength: 256,
             authenticate: (client, username, password, done) => {
                 done(...this.#authenticate(client, username, password));
             },
