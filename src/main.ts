@@ -26,6 +26,13 @@ Commands:
         Run simulated cameras against a server (v720-bridge simulate --help lists the options).
   config [--config FILE]
         Validate the configuration and print the effective values (passwords redacted).
+  forget <camera-id> [--url URL] [--config FILE]
+        Make a running service forget a camera: close its session, drop its state and clear its
+        Home Assistant discovery. --url defaults to http://127.0.0.1:<http.port>.
+  wifi --ssid NAME --password SECRET [--camera HOST[:PORT]]
+        Join a camera in AP mode (its open Wi-Fi "Nax_<id>", 192.168.169.1) to your network.
+  sd list | sd download YYYYMMDD-HH-MM -o FILE [--camera HOST[:PORT]]
+        List or download the SD card recordings of a camera in AP mode.
 
 Options:
   -c, --config FILE    YAML config file (default: ${CONFIG_PATH_VARIABLE}, else built-in defaults)
@@ -52,6 +59,11 @@ async function main(argv: readonly string[]): Promise<CommandResult> {
             return printConfig(rest);
         case "simulate":
             return await simulate(rest);
+        case "forget":
+            return await forget(rest);
+        case "wifi":
+        case "sd":
+            return await apCommand(command, rest);
         case "-h":
         case "--help":
         case "help":
@@ -160,6 +172,62 @@ async function simulate(args: readonly string[]): Promise<CommandResult> {
             return 2;
         }
         throw error;
+    }
+}
+
+/** `forget <id>`: asks the running service's API (decisions.md 19) to forget a camera. */
+async function forget(args: readonly string[]): Promise<CommandResult> {
+    const {values, positionals} = parseArgs({
+        args: [...args],
+        options: {url: {type: "string"}, config: {type: "string", short: "c"}},
+        strict: true,
+        allowPositionals: true,
+    });
+    const [id, ...extra] = positionals;
+    if (id === undefined || extra.length > 0) {
+        throw new UsageError("forget takes exactly one camera id");
+    }
+    const loaded = loadOrReport({path: values.config, logLevel: undefined});
+    if (loaded === undefined) {
+        return 1;
+    }
+    const base = (values.url ?? `http://127.0.0.1:${loaded.config.http.port}`).replace(/\/+$/, "");
+    const auth = loaded.config.http.auth;
+    const headers: Record<string, string> =
+        auth === null
+            ? {}
+            : {authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString("base64")}`};
+    let response: Response;
+    try {
+        response = await fetch(`${base}/api/cameras/${encodeURIComponent(id)}`, {
+            method: "DELETE",
+            headers,
+            signal: AbortSignal.timeout(10_000),
+        });
+    } catch (error) {
+        process.stderr.write(`v720-bridge forget: cannot reach the service at ${base}: ${describeError(error)}\n`);
+        return 1;
+    }
+    const body = await response.text();
+    if (response.status === 200) {
+        process.stdout.write(`camera ${id} forgotten\n`);
+        return 0;
+    }
+    process.stderr.write(`v720-bridge forget: ${response.status} ${body}\n`);
+    return 1;
+}
+
+/** `wifi` and `sd`: talk to a camera in AP mode; Ctrl-C aborts (a download keeps its .part file). */
+async function apCommand(command: "wifi" | "sd", args: readonly string[]): Promise<CommandResult> {
+    const {runWifiCommand, runSdCommand} = await import("./ap/apCommands.js");
+    const controller = new AbortController();
+    const onSignal = (): void => controller.abort();
+    process.once("SIGINT", onSignal);
+    try {
+        const io = {stdout: process.stdout, stderr: process.stderr, signal: controller.signal};
+        return command === "wifi" ? await runWifiCommand(args, io) : await runSdCommand(args, io);
+    } finally {
+        process.off("SIGINT", onSignal);
     }
 }
 

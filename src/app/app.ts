@@ -2,21 +2,39 @@
  * Composition root: builds every module from its config slice, wires them through model/ interfaces,
  * starts them in order and stops them in reverse (house-style §4.2, §4.3). The only place that knows everything.
  */
+import {readFileSync} from "node:fs";
+import {networkInterfaces} from "node:os";
 import {CameraServer} from "../camera/cameraServer.js";
 import type {Config} from "../config/schema.js";
+import {AdminRoutes} from "../http/adminRoutes.js";
 import type {BootstrapEvent} from "../http/bootstrapRoutes.js";
+import {buildStreamUrls} from "../http/cameraJson.js";
 import {HttpServer} from "../http/httpServer.js";
 import {ViewerRoutes} from "../http/viewerRoutes.js";
+import {MqttDevice} from "../simulator/mqttDevice.js";
 import {Simulator} from "../simulator/simulator.js";
 import {ListenError} from "../util/listen.js";
 import type {Logger} from "../util/log.js";
 import {RateLimitedCounter} from "../util/rateLimitedCounter.js";
+import {wireCapture} from "./captureWiring.js";
+import {startDnsIfEnabled} from "./dnsWiring.js";
+import {type MqttHandle, startMqtt} from "./mqttWiring.js";
 import {StateStore} from "./stateStore.js";
 
 export interface RunningApp {
     /** Bound ports (useful when the config asked for port 0). */
-    readonly ports: {readonly cloudHttp: number; readonly tcp: number; readonly udp: number; readonly http: number};
+    readonly ports: {
+        readonly cloudHttp: number;
+        readonly tcp: number;
+        readonly udp: number;
+        readonly http: number;
+        /** The embedded camera broker, or null (external broker or MQTT disabled). */
+        readonly mqttBroker: number | null;
+        readonly dns: number | null;
+    };
     readonly cameras: CameraServer;
+    /** Null when `mqtt.enabled` is false. */
+    readonly mqtt: MqttHandle | null;
     stop(): Promise<void>;
 }
 
@@ -90,7 +108,61 @@ async function build(
         }
     });
 
+    let boundHttpPort = config.http.port;
+    const publicHostname = advertiseHost ?? firstLanAddress();
+    const urlOptions = () => ({advertiseHost: publicHostname, httpPort: boundHttpPort});
+    const mqtt = config.mqtt.enabled
+        ? await startMqtt(
+              {mqtt: config.mqtt, cameras: config.cameras, version: packageVersion()},
+              {
+                  directory: registry,
+                  sendForward: (id, content) => registry.sendForward(id, content),
+                  onCameraEvent: (listener) => {
+                      const offs = [
+                          registry.on("cameraOnline", (view) => listener({type: "online", id: view.id})),
+                          registry.on("cameraOffline", (view) => listener({type: "offline", id: view.id})),
+                          registry.on("baseInfo", ({id, baseInfo}) => listener({type: "baseInfo", id, baseInfo})),
+                      ];
+                      return () => {
+                          for (const off of offs) {
+                              off();
+                          }
+                      };
+                  },
+                  streamUrls: (id) => {
+                      const options = urlOptions();
+                      const {mjpeg, snapshot, audio} = buildStreamUrls(
+                          id,
+                          {authority: `${publicHostname}:${options.httpPort}`, hostname: publicHostname},
+                          options,
+                      );
+                      return {mjpeg, snapshot, audio};
+                  },
+              },
+              log.child("mqtt"),
+          ).catch((error: unknown) =>
+              rethrowAsListenError(error, config.mqtt.broker.host, config.mqtt.broker.port, "mqtt.broker.port"),
+          )
+        : null;
+    if (mqtt !== null) {
+        stoppers.push(() => mqtt.stop());
+    }
+
+    const dns = await startDnsIfEnabled(config.dns, config.advertiseHost, log.child("dns"));
+    stoppers.push(() => dns.stop());
+
     const httpLog = log.child("http");
+    const admin = new AdminRoutes(
+        {
+            forget: async (id) => {
+                const known = registry.forget(id) || store.get(id) !== undefined;
+                store.forget(id);
+                await mqtt?.forget(id);
+                return known;
+            },
+        },
+        httpLog.child("admin"),
+    );
     const viewer = new ViewerRoutes(
         registry,
         {
@@ -113,10 +185,12 @@ async function build(
             },
             onBootstrapEvent: (event) => handleBootstrapEvent(event, store, httpLog, unknownRequests),
         },
-        [viewer],
+        [admin, viewer],
         httpLog,
     );
     stoppers.push(() => http.stop());
+    const capture = wireCapture({cameras, http}, {}, log.child("capture"));
+    stoppers.push(() => capture.stop());
     const [httpPort = 0] = await http
         .start([{port: config.http.port, host: config.http.host}])
         .catch((error: unknown) => rethrowAsListenError(error, config.http.host, config.http.port, "http.port"));
@@ -126,6 +200,7 @@ async function build(
             rethrowAsListenError(error, config.cloud.host, config.cloud.httpPort, "cloud.http_port"),
         );
 
+    boundHttpPort = httpPort;
     log.info(
         `listening: bootstrap http :${cloudHttpPort}, camera tcp+udp :${cameraPorts.tcpPort}, viewer http :${httpPort}` +
             (advertiseHost === undefined ? "" : `, advertising ${advertiseHost}`),
@@ -145,14 +220,55 @@ async function build(
         );
         simulator.start();
         stoppers.push(() => simulator.stop());
+        if (mqtt?.brokerPort !== null && mqtt?.brokerPort !== undefined) {
+            const brokerUrl = `mqtt://127.0.0.1:${mqtt.brokerPort}`;
+            const devices = simulator.cameras.map((camera) => new MqttDevice({url: brokerUrl, deviceId: camera.id}));
+            for (const device of devices) {
+                device.start().catch((error: unknown) => log.warn("demo camera MQTT leg failed", {error}));
+            }
+            stoppers.push(async () => {
+                await Promise.all(devices.map((device) => device.stop()));
+            });
+        }
         log.info(`demo: ${demoCameras} simulated camera(s) started; open http://127.0.0.1:${httpPort}/api/cameras`);
     }
 
     return {
-        ports: {cloudHttp: cloudHttpPort, tcp: cameraPorts.tcpPort, udp: cameraPorts.udpPort, http: httpPort},
+        ports: {
+            cloudHttp: cloudHttpPort,
+            tcp: cameraPorts.tcpPort,
+            udp: cameraPorts.udpPort,
+            http: httpPort,
+            mqttBroker: mqtt?.brokerPort ?? null,
+            dns: dns.port ?? null,
+        },
         cameras,
+        mqtt,
         stop,
     };
+}
+
+/** The version in package.json (two levels up from both src/app and dist/app). */
+function packageVersion(): string {
+    try {
+        const parsed: unknown = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
+        const version = typeof parsed === "object" && parsed !== null ? Reflect.get(parsed, "version") : undefined;
+        return typeof version === "string" ? version : "unknown";
+    } catch {
+        return "unknown";
+    }
+}
+
+/** The first non-internal IPv4 address: where Home Assistant most likely reaches us when advertise_host is unset. */
+function firstLanAddress(): string {
+    for (const addresses of Object.values(networkInterfaces())) {
+        for (const address of addresses ?? []) {
+            if (address.family === "IPv4" && !address.internal) {
+                return address.address;
+            }
+        }
+    }
+    return "127.0.0.1";
 }
 
 function handleBootstrapEvent(

@@ -98,6 +98,19 @@ const mediaSchema = z.strictObject({
     ffmpeg_path: text.nullable().default(null),
 });
 
+const dnsSchema = z.strictObject({
+    enabled: z.boolean().default(false),
+    host: bindHost.default("0.0.0.0"),
+    port: port.default(53),
+    upstream: z.union([text, z.array(text).min(1)]).default("1.1.1.1"),
+    answer_address: z.ipv4().nullable().default(null),
+    answer_ttl_s: z.number().int().min(0).max(86_400).default(60),
+    upstream_timeout_ms: durationMs.default(2_000),
+    max_pending: z.number().int().min(1).max(32_768).default(1_024),
+    zones: z.array(text).min(1).default(["naxclow.com", "naxclow.com.cn"]),
+    log_queries: z.boolean().default(false),
+});
+
 /** The file schema: snake_case keys exactly as the user writes them; every key optional. */
 export const configFileSchema = z
     .strictObject({
@@ -110,6 +123,7 @@ export const configFileSchema = z
         mqtt: mqttSchema.prefault({}),
         rtsp: rtspSchema.prefault({}),
         media: mediaSchema.prefault({}),
+        dns: dnsSchema.prefault({}),
     })
     .superRefine((value, context) => {
         if (value.mqtt.enabled && !value.mqtt.broker.embedded && value.mqtt.broker.url === null) {
@@ -236,6 +250,20 @@ export interface RtspConfig {
     readonly port: number;
 }
 
+/** The optional built-in DNS responder (issue 5 item 4). */
+export interface DnsConfig {
+    readonly enabled: boolean;
+    readonly host: string;
+    readonly port: number;
+    readonly upstream: string | readonly string[];
+    readonly answerAddress: string | null;
+    readonly answerTtlS: number;
+    readonly upstreamTimeoutMs: number;
+    readonly maxPending: number;
+    readonly zones: readonly string[];
+    readonly logQueries: boolean;
+}
+
 export interface MediaConfig {
     readonly ffmpegPath: string | null;
 }
@@ -251,6 +279,7 @@ export interface Config {
     readonly mqtt: MqttConfig;
     readonly rtsp: RtspConfig;
     readonly media: MediaConfig;
+    readonly dns: DnsConfig;
 }
 
 /**
@@ -268,7 +297,7 @@ export function parseConfig(raw: unknown, source: string): Config {
 }
 
 function toConfig(file: FileConfig): Config {
-    const {cloud, http, log, cameras, mqtt, rtsp, media} = file;
+    const {cloud, http, log, cameras, mqtt, rtsp, media, dns} = file;
     return {
         advertiseHost: file.advertise_host,
         dataDir: file.data_dir,
@@ -317,6 +346,18 @@ function toConfig(file: FileConfig): Config {
         },
         rtsp: {enabled: rtsp.enabled, port: rtsp.port},
         media: {ffmpegPath: media.ffmpeg_path},
+        dns: {
+            enabled: dns.enabled,
+            host: dns.host,
+            port: dns.port,
+            upstream: typeof dns.upstream === "string" ? dns.upstream : [...dns.upstream],
+            answerAddress: dns.answer_address,
+            answerTtlS: dns.answer_ttl_s,
+            upstreamTimeoutMs: dns.upstream_timeout_ms,
+            maxPending: dns.max_pending,
+            zones: [...dns.zones],
+            logQueries: dns.log_queries,
+        },
     };
 }
 

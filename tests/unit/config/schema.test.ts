@@ -48,6 +48,18 @@ describe("parseConfig", () => {
             },
             rtsp: {enabled: true, port: 8554},
             media: {ffmpegPath: null},
+            dns: {
+                enabled: false,
+                host: "0.0.0.0",
+                port: 53,
+                upstream: "1.1.1.1",
+                answerAddress: null,
+                answerTtlS: 60,
+                upstreamTimeoutMs: 2000,
+                maxPending: 1024,
+                zones: ["naxclow.com", "naxclow.com.cn"],
+                logQueries: false,
+            },
         });
     });
 
