@@ -12,8 +12,10 @@
  */
 import {Socket} from "node:net";
 import type {Duplex} from "node:stream";
+import type {CaptureDirection, CaptureTapSlot} from "../model/captureTap.js";
 import {Cmd, Code} from "../protocol/commands.js";
 import {ProtocolError} from "../protocol/errors.js";
+import {decodeHeader, HEADER_LENGTH} from "../protocol/header.js";
 import {
     buildRegisterResponse,
     decodeJson,
@@ -34,6 +36,8 @@ export interface CameraConnectionOptions {
     readonly heartbeatTimeoutMs: number;
     /** Largest TCP payload accepted; a longer length field closes the connection. */
     readonly maxTcpPayloadBytes?: number | undefined;
+    /** Messages both ways go to `captureTap.tap` while it is active (model/captureTap.ts). */
+    readonly captureTap?: CaptureTapSlot | undefined;
 }
 
 /** What a session needs from its TCP control connection. */
@@ -71,6 +75,8 @@ const HEARTBEAT = encodePacket({command: Cmd.heartbeat});
 export class CameraConnection implements CameraLink {
     readonly remoteAddress: string;
     readonly localIp: string;
+    /** The camera side as address and port, for captures. */
+    readonly #peer: {readonly address: string; readonly port: number};
     readonly #socket: Duplex;
     readonly #handler: ConnectionHandler;
     readonly #options: CameraConnectionOptions;
@@ -104,11 +110,13 @@ export class CameraConnection implements CameraLink {
         this.#framer = new TcpFramer(options.maxTcpPayloadBytes ?? MAX_TCP_PAYLOAD_LENGTH);
         this.#lastActivityAtMs = now();
         if (socket instanceof Socket) {
-            this.remoteAddress = `${stripMappedPrefix(socket.remoteAddress ?? "?")}:${socket.remotePort ?? 0}`;
+            this.#peer = {address: stripMappedPrefix(socket.remoteAddress ?? "?"), port: socket.remotePort ?? 0};
+            this.remoteAddress = `${this.#peer.address}:${this.#peer.port}`;
             this.localIp = stripMappedPrefix(socket.localAddress ?? "0.0.0.0");
             socket.setNoDelay(true);
             socket.setKeepAlive(true, 30_000); // protocol-notes.md §8.2: TCP keepalive as well
         } else {
+            this.#peer = {address: "stream", port: 0};
             this.remoteAddress = "stream";
             this.localIp = "0.0.0.0";
         }
@@ -134,9 +142,29 @@ export class CameraConnection implements CameraLink {
     }
 
     send(packet: Buffer): void {
-        if (!this.#isClosed) {
-            this.#socket.write(packet);
+        this.#write(packet, this.#uid);
+    }
+
+    /** Writes `packet`; while a capture runs it is also handed to the tap as sent to camera `uid`. */
+    #write(packet: Buffer, uid: string | undefined): void {
+        if (this.#isClosed) {
+            return;
         }
+        if (this.#options.captureTap?.tap?.isActive === true) {
+            this.#capture("out", packet, uid);
+        }
+        this.#socket.write(packet);
+    }
+
+    /** Only called while a capture runs. `bytes` is a whole message (header + payload). */
+    #capture(direction: CaptureDirection, bytes: Buffer, uid: string | undefined): void {
+        const tap = this.#options.captureTap?.tap;
+        if (tap === undefined || bytes.length < HEADER_LENGTH) {
+            return;
+        }
+        const header = decodeHeader(bytes);
+        const payload = bytes.subarray(HEADER_LENGTH, HEADER_LENGTH + header.payloadLength);
+        tap.packet("tcp", direction, uid, this.#peer, header, payload);
     }
 
     noteActivity(nowMs: number): void {
@@ -192,6 +220,11 @@ export class CameraConnection implements CameraLink {
     }
 
     #handlePacket(packet: Packet): void {
+        const tap = this.#options.captureTap?.tap;
+        if (tap?.isActive === true) {
+            // Before registration the uid is unknown: the tap names the camera from code 100's `uid` or the peer's IP.
+            tap.packet("tcp", "in", this.#uid, this.#peer, packet.header, packet.payload);
+        }
         const command = packet.header.command;
         if (command === Cmd.heartbeat) {
             if (this.#listener === undefined) {
@@ -253,7 +286,7 @@ export class CameraConnection implements CameraLink {
             }
             return;
         }
-        this.send(REGISTER_RESPONSE);
+        this.#write(REGISTER_RESPONSE, this.#uid ?? request.uid);
         if (this.#listener !== undefined) {
             if (request.uid !== this.#uid) {
                 this.#warn(

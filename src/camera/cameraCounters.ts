@@ -21,6 +21,8 @@ export interface CameraStats {
     readonly unknownSourceDatagrams: number;
     /** Code 51 naming a camera without a TCP session. */
     readonly unknownProbeTargets: number;
+    /** Code 51s not answered with a 50 because one went to that camera less than a second ago. */
+    readonly probeRepliesSuppressed: number;
     /** Datagrams with a cmd the server does not handle. */
     readonly unsupportedDatagrams: number;
     readonly streamStarts: number;
@@ -31,6 +33,12 @@ export interface CameraStats {
     readonly framesAssembled: number;
     /** Frames the assembler dropped (incomplete, expired, bad trailer, …). */
     readonly framesDropped: number;
+    /** `framesDropped` by the assembler's drop reason (protocol/mjpegAssembler.ts DropReason). */
+    readonly framesDroppedByReason: Readonly<Record<string, number>>;
+    /** JPEG fragments (cmd 1 datagrams) handed to a streaming session's assembler. */
+    readonly fragmentsReceived: number;
+    /** Registrations refused: the id is not in `cameras.allow`, or `maxCameras` is reached. */
+    readonly camerasRefused: number;
     readonly audioChunks: number;
     readonly pcmChunks: number;
     /** Media that arrived while the session was not streaming (dropped, not confirmed). */
@@ -39,7 +47,7 @@ export interface CameraStats {
 
 type Mutable<T> = {-readonly [K in keyof T]: T[K]};
 
-export class CameraCounters implements Mutable<CameraStats> {
+export class CameraCounters implements Omit<Mutable<CameraStats>, "framesDroppedByReason"> {
     tcpConnections = 0;
     badTcpStreams = 0;
     badTcpMessages = 0;
@@ -50,6 +58,7 @@ export class CameraCounters implements Mutable<CameraStats> {
     badDatagrams = 0;
     unknownSourceDatagrams = 0;
     unknownProbeTargets = 0;
+    probeRepliesSuppressed = 0;
     unsupportedDatagrams = 0;
     streamStarts = 0;
     streamRestarts = 0;
@@ -57,6 +66,9 @@ export class CameraCounters implements Mutable<CameraStats> {
     confirmsSent = 0;
     framesAssembled = 0;
     framesDropped = 0;
+    readonly framesDroppedByReason = new Map<string, number>();
+    fragmentsReceived = 0;
+    camerasRefused = 0;
     audioChunks = 0;
     pcmChunks = 0;
     mediaWhileIdle = 0;
@@ -73,6 +85,7 @@ export class CameraCounters implements Mutable<CameraStats> {
             badDatagrams: this.badDatagrams,
             unknownSourceDatagrams: this.unknownSourceDatagrams,
             unknownProbeTargets: this.unknownProbeTargets,
+            probeRepliesSuppressed: this.probeRepliesSuppressed,
             unsupportedDatagrams: this.unsupportedDatagrams,
             streamStarts: this.streamStarts,
             streamRestarts: this.streamRestarts,
@@ -80,6 +93,9 @@ export class CameraCounters implements Mutable<CameraStats> {
             confirmsSent: this.confirmsSent,
             framesAssembled: this.framesAssembled,
             framesDropped: this.framesDropped,
+            framesDroppedByReason: Object.fromEntries(this.framesDroppedByReason),
+            fragmentsReceived: this.fragmentsReceived,
+            camerasRefused: this.camerasRefused,
             audioChunks: this.audioChunks,
             pcmChunks: this.pcmChunks,
             mediaWhileIdle: this.mediaWhileIdle,

@@ -7,10 +7,19 @@
  * stays offline for `offlineGraceMs` while consumers wait, they get onEnd("offline") and are removed.
  * Fan-out is synchronous; a consumer that throws is logged and removed without affecting the others.
  */
-import type {CameraDirectory, CameraId, CameraView, StreamState, SubscribeResult} from "../model/camera.js";
+import type {
+    CameraDirectory,
+    CameraFamily,
+    CameraId,
+    CameraView,
+    StreamState,
+    SubscribeResult,
+} from "../model/camera.js";
 import type {AudioCodec, JpegFrame, MediaConsumer} from "../model/media.js";
+import {deviceFamilyOf, deviceModelOf} from "../protocol/deviceFamily.js";
 import type {RegisterRequest, WireMessage} from "../protocol/messages.js";
 import type {Logger} from "../util/log.js";
+import {RateLimitedCounter} from "../util/rateLimitedCounter.js";
 import {TypedEmitter} from "../util/typedEmitter.js";
 import type {CameraLink, ConnectionHandler, ConnectionListener} from "./cameraConnection.js";
 import type {CameraCounters, CameraStats} from "./cameraCounters.js";
@@ -30,6 +39,11 @@ export interface CameraRegistryOptions extends CameraSessionOptions {
      * cannot grow memory without bound.
      */
     readonly maxCameras?: number | undefined;
+    /**
+     * Which device ids may register (`cameras.allow`); default: every id. A refused camera is
+     * disconnected right after its code 100 and is never listed.
+     */
+    readonly isAllowed?: ((id: CameraId) => boolean) | undefined;
 }
 
 export const DEFAULT_OFFLINE_GRACE_MS = 60_000;
@@ -61,6 +75,8 @@ export class CameraRegistry implements CameraDirectory, ConnectionHandler, UdpPe
     readonly #log: Logger;
     readonly #now: () => number;
     readonly #events: TypedEmitter<CameraRegistryEvents>;
+    /** One log line per refused id per minute (a refused camera retries every few seconds). */
+    readonly #refusals: RateLimitedCounter;
 
     constructor(options: CameraRegistryOptions, context: RegistryContext, log: Logger, now: () => number = Date.now) {
         this.#options = options;
@@ -68,6 +84,7 @@ export class CameraRegistry implements CameraDirectory, ConnectionHandler, UdpPe
         this.#log = log;
         this.#now = now;
         this.#events = new TypedEmitter((error, event) => log.error(`${event} listener failed`, {error}));
+        this.#refusals = new RateLimitedCounter(60_000, now);
     }
 
     on<K extends keyof CameraRegistryEvents>(
@@ -134,9 +151,21 @@ export class CameraRegistry implements CameraDirectory, ConnectionHandler, UdpPe
 
     /** ConnectionHandler: a camera registered on `link`. A session it had before is replaced. */
     handleRegister(link: CameraLink, request: RegisterRequest): ConnectionListener | undefined {
+        if (this.#options.isAllowed !== undefined && !this.#options.isAllowed(request.uid)) {
+            this.#context.counters.camerasRefused += 1;
+            const suppressed = this.#refusals.hit(request.uid);
+            if (suppressed !== undefined) {
+                this.#log.warn(`camera ${request.uid} refused: not in cameras.allow`, {
+                    peer: link.remoteAddress,
+                    suppressed,
+                });
+            }
+            return undefined;
+        }
         let record = this.#records.get(request.uid);
         if (record === undefined) {
             if (!this.#makeRoom()) {
+                this.#context.counters.camerasRefused += 1;
                 this.#log.warn(`camera ${request.uid} refused: ${this.#records.size} cameras known, none evictable`, {
                     peer: link.remoteAddress,
                 });
@@ -206,6 +235,9 @@ class CameraRecord implements SessionSink {
     #baseInfo: Readonly<Record<string, unknown>> | null = null;
     #firmware: string | null = null;
     #offlineTimer: NodeJS.Timeout | undefined;
+    /** By id prefix (new-firmware-notes.md §2); fixed for the record's life. */
+    readonly #family: CameraFamily;
+    readonly #model: string | null;
 
     constructor(
         id: CameraId,
@@ -215,6 +247,8 @@ class CameraRecord implements SessionSink {
         now: () => number,
     ) {
         this.id = id;
+        this.#family = deviceFamilyOf(id);
+        this.#model = deviceModelOf(id) ?? null;
         this.#options = options;
         this.#events = events;
         this.#log = log;
@@ -256,6 +290,8 @@ class CameraRecord implements SessionSink {
             id: this.id,
             address: session?.link.remoteAddress ?? null,
             firmware: this.#firmware ?? this.#options.firmwareFor?.(this.id) ?? null,
+            family: this.#family,
+            model: this.#model,
             online: session !== undefined,
             streamState: session?.streamState ?? "idle",
             fps: this.#fps.fps(nowMs),

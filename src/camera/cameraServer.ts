@@ -3,6 +3,7 @@
  * the registry of cameras and the shared session ticker. The app builds one and reads `registry`.
  */
 
+import type {CaptureTap, CaptureTapSlot} from "../model/captureTap.js";
 import type {MjpegAssemblerOptions} from "../protocol/mjpegAssembler.js";
 import type {Logger} from "../util/log.js";
 import {CameraCounters} from "./cameraCounters.js";
@@ -31,6 +32,8 @@ export interface CameraServerOptions {
     readonly offlineGraceMs?: number | undefined;
     /** Most cameras remembered, online or offline (default 1000). */
     readonly maxCameras?: number | undefined;
+    /** Which device ids may register (`cameras.allow`); default: every id. */
+    readonly isAllowed?: ((id: string) => boolean) | undefined;
     /** cliIp/cliNatIp in code 11; default: the local address the camera's TCP connection reached. */
     readonly advertiseHost?: string | undefined;
     readonly assembler?: Partial<MjpegAssemblerOptions> | undefined;
@@ -63,6 +66,8 @@ export class CameraServer {
     readonly #options: CameraServerOptions;
     readonly #log: Logger;
     readonly #counters = new CameraCounters();
+    /** Shared with the TCP connections and the UDP server; setCaptureTap fills it. */
+    readonly #captureTap: CaptureTapSlot = {tap: undefined};
     readonly #ticker: SessionTicker;
     readonly #tcp: TcpServer;
     readonly #udp: UdpServer;
@@ -74,7 +79,7 @@ export class CameraServer {
         this.#log = log;
         this.#ticker = new SessionTicker(log.child("ticker"), undefined, now);
         this.#udp = new UdpServer(
-            options,
+            {...options, captureTap: this.#captureTap},
             {probeTarget: (uid) => this.registry.probeTarget(uid)},
             this.#counters,
             log.child("udp"),
@@ -85,7 +90,21 @@ export class CameraServer {
             log,
             now,
         );
-        this.#tcp = new TcpServer(options, this.registry, this.#counters, log.child("tcp"), now);
+        this.#tcp = new TcpServer(
+            {...options, captureTap: this.#captureTap},
+            this.registry,
+            this.#counters,
+            log.child("tcp"),
+            now,
+        );
+    }
+
+    /**
+     * Plugs in the capture recorder (issue 6 item 5): TCP messages and UDP datagrams of every camera
+     * go to `tap` while `tap.isActive`; undefined unplugs it. Costs one property check per packet otherwise.
+     */
+    setCaptureTap(tap: CaptureTap | undefined): void {
+        this.#captureTap.tap = tap;
     }
 
     /** Both listening addresses, once started. */

@@ -263,6 +263,7 @@ export class CameraSession implements UdpPeer, ConnectionListener, Tickable {
         }
         const command = header.command;
         if (command === Cmd.jpeg) {
+            this.#counters.fragmentsReceived += 1;
             this.#pendingVideoIds.push(header.packageId);
             const result = this.#assembler.push(header.packageId, header.msgFlag, payload);
             if (result.kind !== "pending") {
@@ -399,6 +400,8 @@ export class CameraSession implements UdpPeer, ConnectionListener, Tickable {
         this.#assemblerDropped = dropped;
         if (result.kind === "dropped" && newlyDropped > 0) {
             this.#counters.framesDropped += newlyDropped;
+            const byReason = this.#counters.framesDroppedByReason;
+            byReason.set(result.reason, (byReason.get(result.reason) ?? 0) + newlyDropped);
             this.#sink.handleFramesDropped(newlyDropped);
             this.#log.debug(() => `frame dropped (${result.reason}), pkgIds ${result.packageIds.join(",")}`);
         }

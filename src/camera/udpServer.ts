@@ -10,9 +10,11 @@
  * - Undecodable datagrams are dropped, counted and logged at most once per interval per kind.
  */
 import {createSocket, type RemoteInfo, type Socket} from "node:dgram";
+import type {CaptureDirection, CaptureTap, CaptureTapSlot} from "../model/captureTap.js";
 import {Cmd, Code} from "../protocol/commands.js";
 import {ProtocolError} from "../protocol/errors.js";
 import type {PacketHeader} from "../protocol/header.js";
+import {decodeHeader, HEADER_LENGTH} from "../protocol/header.js";
 import {
     buildProbeRequest,
     buildUdpResponse,
@@ -31,6 +33,8 @@ export const DEFAULT_UDP_RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
 
 /** What the UDP server calls on a camera session. Called synchronously on the hot path: must not throw. */
 export interface UdpPeer {
+    /** The camera's id, when the peer is a camera session (names the camera in captures). */
+    readonly id?: string;
     /** A code 51 from `address:port` named this peer; the source is now bound to it and a 50 was sent. */
     handleProbe(status: number, address: string, port: number): void;
     /** cmd 1, 4 or 6. `payload` is a view into the datagram. */
@@ -57,6 +61,8 @@ export interface UdpPeerDirectory {
 
 export interface UdpServerOptions {
     readonly udpReceiveBufferBytes: number;
+    /** Datagrams both ways go to `captureTap.tap` while it is active (model/captureTap.ts). */
+    readonly captureTap?: CaptureTapSlot | undefined;
 }
 
 interface Binding {
@@ -65,6 +71,12 @@ interface Binding {
 }
 
 const PROBE_PACKET = encodeJsonPacket(buildProbeRequest());
+/**
+ * A camera answers every 50 with a 51 and we answer 51s with 50s (§8.3 step 7): without a limit the two
+ * ping-pong thousands of times a second. One 50 per camera per interval keeps the hole punched and the
+ * handshake moving.
+ */
+export const PROBE_REPLY_INTERVAL_MS = 1000;
 const HEARTBEAT_PACKET = encodePacket({command: Cmd.heartbeat});
 
 export class UdpServer implements UdpTransport {
@@ -78,6 +90,7 @@ export class UdpServer implements UdpTransport {
     /** peer → its current binding, so a re-bind removes the old route. */
     readonly #bindings = new Map<UdpPeer, Binding>();
     readonly #onMessage = (datagram: Buffer, remote: RemoteInfo): void => this.#handleDatagram(datagram, remote);
+    readonly #probeRepliedAtMs = new WeakMap<UdpPeer, number>();
     #socket: Socket | undefined;
     #port = 0;
     #address = "";
@@ -141,6 +154,10 @@ export class UdpServer implements UdpTransport {
     }
 
     send(packet: Buffer, port: number, address: string): void {
+        const tap = this.#options.captureTap?.tap;
+        if (tap?.isActive === true) {
+            this.#capture(tap, "out", packet, address, port);
+        }
         // No callback: a send error surfaces as an 'error' event, handled once in #handleSocketError.
         this.#socket?.send(packet, port, address);
     }
@@ -190,8 +207,22 @@ export class UdpServer implements UdpTransport {
         }
     }
 
+    /** Hands one datagram to an active capture tap; only called while a capture runs. */
+    #capture(tap: CaptureTap, direction: CaptureDirection, datagram: Buffer, address: string, port: number): void {
+        if (datagram.length < HEADER_LENGTH) {
+            return; // nothing to show but garbage; the drop is counted and logged as usual
+        }
+        const header = decodeHeader(datagram);
+        const payload = datagram.subarray(HEADER_LENGTH, HEADER_LENGTH + header.payloadLength);
+        tap.packet("udp", direction, this.peerAt(address, port)?.id, {address, port}, header, payload);
+    }
+
     #handleDatagram(datagram: Buffer, remote: RemoteInfo): void {
         this.#counters.datagramsReceived += 1;
+        const tap = this.#options.captureTap?.tap;
+        if (tap?.isActive === true) {
+            this.#capture(tap, "in", datagram, remote.address, remote.port);
+        }
         let packet: Packet;
         try {
             packet = decodeDatagram(datagram);
@@ -278,8 +309,19 @@ export class UdpServer implements UdpTransport {
             this.#warn("unknown-probe-target", `code 51 for ${devTarget}, which has no TCP session`, remote, raw);
             return;
         }
+        const previous = this.#bindings.get(peer);
+        const isNewSource =
+            previous === undefined || previous.address !== remote.address || previous.port !== remote.port;
         this.bind(peer, remote.address, remote.port);
-        this.send(PROBE_PACKET, remote.port, remote.address); // one 50 per 51 (§12: intx82 sent one per camera)
+        const nowMs = performance.now();
+        const lastSentMs = this.#probeRepliedAtMs.get(peer);
+        if (isNewSource || lastSentMs === undefined || nowMs - lastSentMs >= PROBE_REPLY_INTERVAL_MS) {
+            // one 50 for this camera (§12: intx82 sent one per registered camera), at most once per interval
+            this.#probeRepliedAtMs.set(peer, nowMs);
+            this.send(PROBE_PACKET, remote.port, remote.address);
+        } else {
+            this.#counters.probeRepliesSuppressed += 1;
+        }
         try {
             peer.handleProbe(status, remote.address, remote.port);
         } catch (error) {

@@ -46,6 +46,7 @@ const cloudSchema = z.strictObject({
     stall_timeout_ms: durationMs.default(5_000),
     stop_grace_ms: durationMs.default(3_000),
     udp_receive_buffer_bytes: z.number().int().min(0).default(4_194_304),
+    max_cameras: z.number().int().min(1).max(100_000).default(1000),
 });
 
 const httpSchema = z.strictObject({
@@ -187,6 +188,8 @@ export interface CloudConfig {
     readonly stallTimeoutMs: number;
     readonly stopGraceMs: number;
     readonly udpReceiveBufferBytes: number;
+    /** Most cameras remembered (online or offline); a flood of fake registrations cannot grow memory beyond it. */
+    readonly maxCameras: number;
 }
 
 /** HTTP Basic credentials for the viewer API and the web UI (the camera bootstrap routes never require them). */
@@ -310,6 +313,7 @@ function toConfig(file: FileConfig): Config {
             stallTimeoutMs: cloud.stall_timeout_ms,
             stopGraceMs: cloud.stop_grace_ms,
             udpReceiveBufferBytes: cloud.udp_receive_buffer_bytes,
+            maxCameras: cloud.max_cameras,
         },
         http: {
             port: http.port,

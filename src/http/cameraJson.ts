@@ -2,7 +2,8 @@
  * PURE builders for the viewer API's JSON (decisions.md 20: camelCase, ISO 8601 times, absolute
  * `urls`). No I/O; viewerRoutes.ts calls them with the request's Host header.
  */
-import type {CameraView, StreamState} from "../model/camera.js";
+import type {CameraFamily, CameraView, StreamState} from "../model/camera.js";
+import {deviceFamilyOf, deviceModelOf} from "../protocol/deviceFamily.js";
 
 /** How stream URLs are built. */
 export interface UrlOptions {
@@ -28,6 +29,10 @@ export interface CameraJson {
     readonly id: string;
     readonly address: string | null;
     readonly firmware: string | null;
+    /** "classic" or "mqtt-first", by the id's first two characters (new-firmware-notes.md §2). */
+    readonly family: CameraFamily;
+    /** The vendor app's model name for the id prefix ("A9-4", "P3", "CloudIpc", …), or null. */
+    readonly model: string | null;
     readonly online: boolean;
     readonly streaming: boolean;
     readonly streamState: StreamState;
@@ -91,6 +96,8 @@ export function buildCameraJson(view: CameraView, urls: StreamUrls): CameraJson 
         id: view.id,
         address: view.address,
         firmware: view.firmware,
+        family: view.family ?? deviceFamilyOf(view.id),
+        model: view.model === undefined ? (deviceModelOf(view.id) ?? null) : view.model,
         online: view.online,
         streaming: view.streamState === "streaming",
         streamState: view.streamState,

@@ -6,6 +6,13 @@ export type CameraId = string;
 
 export type StreamState = "idle" | "starting" | "streaming" | "stopping";
 
+/**
+ * Device family by the id's first two characters, case-insensitive (new-firmware-notes.md §2):
+ * 56/5b/5c/60 are "mqtt-first" (P3, CloudIpc, monitor2), every other prefix is "classic".
+ * protocol/deviceFamily.ts computes it.
+ */
+export type CameraFamily = "classic" | "mqtt-first";
+
 /** What the API and the bridge know about a camera at one moment. */
 export interface CameraView {
     readonly id: CameraId;
@@ -13,6 +20,10 @@ export interface CameraView {
     readonly address: string | null;
     /** Firmware build string from the HTTP `version` header, MQTT Info or the code 4 reply. */
     readonly firmware: string | null;
+    /** Device family by id prefix; consumers compute it from `id` when a producer leaves it out. */
+    readonly family?: CameraFamily;
+    /** The vendor app's model name for the id prefix ("A9-4", "P3", …), null when the prefix is unknown. */
+    readonly model?: string | null;
     /** Has a TCP control session. */
     readonly online: boolean;
     readonly streamState: StreamState;

@@ -4,7 +4,7 @@
  * Raw `node:net` rather than `node:http`, so no header the camera never sends sneaks in.
  */
 import net from "node:net";
-import {buildBootstrapRequest, CONF_CHECK_PATH, DEFAULT_DOMAIN} from "./deviceMessages.js";
+import {buildBootstrapRequest, CONF_CHECK_PATH, DEFAULT_DOMAIN, DEV_INFO_PATH} from "./deviceMessages.js";
 
 /** The fields of getA9ConfCheck's `data` the camera uses (§3.4). */
 export interface ConfCheck {
@@ -25,6 +25,8 @@ export interface HttpExchange {
     readonly timeoutMs: number;
     /** Aborting destroys the connection and rejects. */
     readonly signal?: AbortSignal;
+    /** Read the reply as a strict firmware might (see parseHttpResponse). */
+    readonly strict?: boolean;
 }
 
 export interface HttpResponse {
@@ -76,7 +78,7 @@ export function exchangeHttp(exchange: HttpExchange): Promise<HttpResponse> {
                 return;
             }
             try {
-                const response = parseHttpResponse(received, false);
+                const response = parseHttpResponse(received, false, exchange.strict === true);
                 if (response !== undefined) {
                     finish(undefined, response);
                 }
@@ -86,7 +88,7 @@ export function exchangeHttp(exchange: HttpExchange): Promise<HttpResponse> {
         });
         socket.on("end", () => {
             try {
-                const response = parseHttpResponse(received, true);
+                const response = parseHttpResponse(received, true, exchange.strict === true);
                 finish(
                     response === undefined ? new BootstrapError("connection closed mid-response") : undefined,
                     response,
@@ -101,8 +103,12 @@ export function exchangeHttp(exchange: HttpExchange): Promise<HttpResponse> {
 /**
  * A complete response in `bytes`, or undefined when more is needed. Handles Content-Length,
  * chunked bodies and (when `ended`) bodies delimited by the close. Throws BootstrapError on garbage.
+ *
+ * `strict` reads the way a firmware that gives up on intx82's framing might (new-firmware-notes.md
+ * §1.5): a Content-Length is required (no chunked or close-delimited body), the body is exactly
+ * that many bytes and starts with `{`, and a 200 body must be a JSON object.
  */
-export function parseHttpResponse(bytes: Buffer, ended: boolean): HttpResponse | undefined {
+export function parseHttpResponse(bytes: Buffer, ended: boolean, strict = false): HttpResponse | undefined {
     const headerEnd = bytes.indexOf("\r\n\r\n");
     if (headerEnd < 0) {
         if (ended) {
@@ -136,12 +142,39 @@ export function parseHttpResponse(bytes: Buffer, ended: boolean): HttpResponse |
             }
             return undefined;
         }
-        return {status, body: Buffer.from(rest.subarray(0, expected))};
+        const body = Buffer.from(rest.subarray(0, expected));
+        if (strict) {
+            checkStrictBody(status, body);
+        }
+        return {status, body};
+    }
+    if (strict) {
+        throw new BootstrapError("strict reader: the reply has no Content-Length");
     }
     if ((headers.get("transfer-encoding") ?? "").toLowerCase().includes("chunked")) {
         return decodeChunked(rest, status, ended);
     }
     return ended ? {status, body: Buffer.from(rest)} : undefined;
+}
+
+function checkStrictBody(status: number, body: Buffer): void {
+    if (body.length > 0 && body[0] !== 0x7b) {
+        throw new BootstrapError(`strict reader: ${body.length}-byte body does not start with "{"`);
+    }
+    if (status !== 200) {
+        return;
+    }
+    try {
+        const value: unknown = JSON.parse(body.toString("utf8"));
+        if (typeof value !== "object" || value === null || Array.isArray(value)) {
+            throw new BootstrapError("strict reader: the body is not a JSON object");
+        }
+    } catch (error) {
+        if (error instanceof SyntaxError) {
+            throw new BootstrapError("strict reader: the body is not JSON", {cause: error});
+        }
+        throw error;
+    }
 }
 
 function decodeChunked(bytes: Buffer, status: number, ended: boolean): HttpResponse | undefined {
@@ -208,17 +241,70 @@ export interface ConfCheckRequest {
     readonly firmware: string;
     readonly timeoutMs: number;
     readonly signal?: AbortSignal;
+    /** Read replies strictly (the classic-2024 personality). */
+    readonly strict?: boolean;
 }
 
 /** POST getA9ConfCheck as the camera does and return where to connect. Rejects with BootstrapError. */
 export async function fetchConfCheck(request: ConfCheckRequest): Promise<ConfCheck> {
-    const response = await exchangeHttp({
+    const response = await postBootstrap(CONF_CHECK_PATH, request);
+    if (response.status !== 200) {
+        throw new BootstrapError(`getA9ConfCheck answered HTTP ${response.status}`);
+    }
+    return parseConfCheck(response.body);
+}
+
+/** What a getDevInfo reply said (new-firmware-notes.md §4). */
+export interface DevInfo {
+    readonly userInfoState: number;
+    /** The whole `data` object as received. */
+    readonly data: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * POST getDevInfo as firmware ≥ 2024-11 does (new-firmware-notes.md §4.1). The camera goes on only
+ * with `code` 200 and a `data` object with `userInfo_state` 1 (§4.2, #51); otherwise this rejects.
+ */
+export async function fetchDevInfo(request: ConfCheckRequest): Promise<DevInfo> {
+    const response = await postBootstrap(DEV_INFO_PATH, request);
+    if (response.status !== 200) {
+        throw new BootstrapError(`getDevInfo answered HTTP ${response.status}`);
+    }
+    return parseDevInfo(response.body);
+}
+
+/** Reads a getDevInfo body; rejects anything but code 200 with `data.userInfo_state` 1. */
+export function parseDevInfo(body: Buffer): DevInfo {
+    let value: unknown;
+    try {
+        value = JSON.parse(body.toString("utf8"));
+    } catch (error) {
+        throw new BootstrapError("getDevInfo body is not JSON", {cause: error});
+    }
+    const reply = typeof value === "object" && value !== null ? (value as {code?: unknown; data?: unknown}) : {};
+    if (reply.code !== 200) {
+        throw new BootstrapError(`getDevInfo answered code ${JSON.stringify(reply.code)}`);
+    }
+    const data = reply.data;
+    if (typeof data !== "object" || data === null || Array.isArray(data)) {
+        throw new BootstrapError("getDevInfo body has no data object");
+    }
+    const state = (data as Record<string, unknown>)["userInfo_state"];
+    if (state !== 1) {
+        throw new BootstrapError(`getDevInfo userInfo_state is ${JSON.stringify(state)}, not 1`);
+    }
+    return {userInfoState: state, data: data as Record<string, unknown>};
+}
+
+function postBootstrap(path: string, request: ConfCheckRequest): Promise<HttpResponse> {
+    return exchangeHttp({
         host: request.host,
         port: request.port,
         timeoutMs: request.timeoutMs,
         ...(request.signal === undefined ? {} : {signal: request.signal}),
+        ...(request.strict === true ? {strict: true} : {}),
         request: buildBootstrapRequest(
-            CONF_CHECK_PATH,
+            path,
             [
                 ["devicesCode", request.deviceId],
                 ["random", request.random],
@@ -227,8 +313,4 @@ export async function fetchConfCheck(request: ConfCheckRequest): Promise<ConfChe
             request.firmware,
         ),
     });
-    if (response.status !== 200) {
-        throw new BootstrapError(`getA9ConfCheck answered HTTP ${response.status}`);
-    }
-    return parseConfCheck(response.body);
 }

@@ -8,6 +8,7 @@
 import {Cmd, Code, MsgFlag} from "../protocol/commands.js";
 import {DEVICE_FORWARD_ID} from "../protocol/jpegFragments.js";
 import {encodePacket} from "../protocol/packet.js";
+import {assertNever} from "../util/assertNever.js";
 import type {Prng} from "./prng.js";
 
 /** Host header the camera always sends, whatever address it resolved (§3.1). */
@@ -15,6 +16,26 @@ export const BOOTSTRAP_HOST_HEADER = "v720.naxclow.com";
 export const DEFAULT_DOMAIN = "v720.naxclow.com";
 export const DEFAULT_FIRMWARE = "202212011602";
 export const CONF_CHECK_PATH = "/app/api/ApiServer/getA9ConfCheck";
+/** Called first by firmware ≥ 2024-11 (new-firmware-notes.md §4.1); same request form as getA9ConfCheck. */
+export const DEV_INFO_PATH = "/app/api/ApiSysDevices/getDevInfo";
+
+/**
+ * Firmware personalities (new-firmware-notes.md §5.1): "classic-2022" is the camera of the 2023
+ * capture; "classic-2024" is a classic (`08…`) camera on firmware ≥ 2024-11: getDevInfo, then
+ * getA9ConfCheck, strict HTTP reading, a 301{4} reply with `udpPlayBack` (intx82#54) and a non-ASCII Wi-Fi name.
+ */
+export type SimPersonality = "classic-2022" | "classic-2024";
+
+/** Defaults of the "classic-2024" personality: the X6 mini of intx82#54 and a Wi-Fi name that is not ASCII. */
+export const FIRMWARE_2024 = "202412061749";
+export const WIFI_NAME_2024 = "Café-Wohnzimmer 📶";
+
+/**
+ * How the 301{4} reply is spelled: "valid"; "invalid-utf8" writes the Wi-Fi name in an 8-bit code
+ * page (each UTF-16 unit's low byte, so "é" is the lone byte E9), the #54 hypothesis; "invalid-json"
+ * leaves a trailing comma, so no JSON parser accepts the message.
+ */
+export type BaseInfoReplyQuirk = "valid" | "invalid-utf8" | "invalid-json";
 
 /** A JSON value list written the camera's way: `{"code": 12, "status": 200, "devIp": "…"}`. */
 export function encodeHandJson(fields: readonly (readonly [string, unknown])[]): string {
@@ -23,10 +44,12 @@ export function encodeHandJson(fields: readonly (readonly [string, unknown])[]):
 
 /** A cmd 0 packet from the camera: msgFlag 0, dealFlag 0, forwardId 8 × 0x00, pkgId 0 ([CAP] §8.1). */
 export function encodeDeviceJsonPacket(json: string): Buffer {
-    return encodePacket(
-        {command: Cmd.json, msgFlag: MsgFlag.none, forwardId: DEVICE_FORWARD_ID},
-        Buffer.from(json, "utf8"),
-    );
+    return encodeDevicePayloadPacket(Buffer.from(json, "utf8"));
+}
+
+/** A cmd 0 packet from the camera with `payload` as is (for payloads that are not valid UTF-8 or JSON). */
+export function encodeDevicePayloadPacket(payload: Uint8Array): Buffer {
+    return encodePacket({command: Cmd.json, msgFlag: MsgFlag.none, forwardId: DEVICE_FORWARD_ID}, payload);
 }
 
 /**
@@ -120,6 +143,8 @@ export interface BaseInfo {
     sdDevStatus: number;
     mirrorFlip: number;
     version: string;
+    /** Sent after `version` when set: firmware 202412061749 adds `"udpPlayBack": 1` (intx82#54). */
+    udpPlayBack?: number;
 }
 
 /** The reply content in firmware 202212011602's field order. */
@@ -136,7 +161,49 @@ export function baseInfoContent(info: BaseInfo): [string, unknown][] {
         ["sdDevStatus", info.sdDevStatus],
         ["mirrorFlip", info.mirrorFlip],
         ["version", info.version],
+        ...(info.udpPlayBack === undefined ? [] : [["udpPlayBack", info.udpPlayBack] as [string, unknown]]),
     ];
+}
+
+/** The 301 reply to content 4, spelled as `quirk` says (see BaseInfoReplyQuirk). */
+export function encodeBaseInfoReplyPacket(target: string, info: BaseInfo, quirk: BaseInfoReplyQuirk = "valid"): Buffer {
+    switch (quirk) {
+        case "valid":
+            return encodeForwardReplyPacket(target, baseInfoContent(info));
+        case "invalid-utf8": {
+            const marker = "@@wifiName@@"; // replaced by the name's 8-bit bytes below
+            const json = `{"code": ${Code.forward}, "target": ${JSON.stringify(target)}, "content": ${encodeHandJson(
+                baseInfoContent({...info, wifiName: marker}),
+            )}}`;
+            const at = json.indexOf(marker);
+            return encodeDevicePayloadPacket(
+                Buffer.concat([
+                    Buffer.from(json.slice(0, at), "utf8"),
+                    eightBitName(info.wifiName),
+                    Buffer.from(json.slice(at + marker.length), "utf8"),
+                ]),
+            );
+        }
+        case "invalid-json": {
+            const content = encodeHandJson(baseInfoContent(info));
+            const json = `{"code": ${Code.forward}, "target": ${JSON.stringify(target)}, "content": ${content.slice(0, -1)}, }}`;
+            return encodeDeviceJsonPacket(json);
+        }
+        default:
+            return assertNever(quirk);
+    }
+}
+
+/** Each UTF-16 unit's low byte; bytes JSON cannot carry raw (controls, quote, backslash) become `?`. */
+function eightBitName(name: string): Buffer {
+    const bytes = Buffer.from(name, "latin1");
+    for (let index = 0; index < bytes.length; index += 1) {
+        const byte = bytes[index] ?? 0;
+        if (byte < 0x20 || byte === 0x22 || byte === 0x5c) {
+            bytes[index] = 0x3f;
+        }
+    }
+    return bytes;
 }
 
 /**

@@ -2,6 +2,8 @@
  * One simulated A9/V720 camera with its own sockets: the device side of protocol-notes.md §2–§9.
  *
  * Boot: optional HTTP getA9ConfCheck (§3.1) → TCP code 100 (§8.1) → cmd 100 heartbeats (§8.2).
+ * The "classic-2024" personality (new-firmware-notes.md §5.1) calls getDevInfo first, reads every HTTP
+ * reply strictly, and its 301{4} reply carries `udpPlayBack` and a non-ASCII Wi-Fi name.
  * Live view (§8.3): code 11 → new UDP socket X → `{"code": 20}` to the server's UDP port, wait for 21
  * → TCP 12 → 51 to cliNat/cli → 51 for every 50 → 301 replies (4 base info, 3/2/1 start, 0 stop,
  * 298 silent) → cmd 1 fragments and cmd 4 audio from X with one increasing pkgId sequence (§9).
@@ -24,13 +26,14 @@ import {hexPreview} from "../util/hex.js";
 import {type Logger, silentLogger} from "../util/log.js";
 import {RateLimitedCounter} from "../util/rateLimitedCounter.js";
 import {AudioLoop} from "./audioTone.js";
-import {fetchConfCheck} from "./bootstrapClient.js";
+import {type ConfCheck, type ConfCheckRequest, type DevInfo, fetchConfCheck, fetchDevInfo} from "./bootstrapClient.js";
 import {
     type BaseInfo,
-    baseInfoContent,
+    type BaseInfoReplyQuirk,
     DEFAULT_DOMAIN,
     DEFAULT_FIRMWARE,
     encodeAudioPacket,
+    encodeBaseInfoReplyPacket,
     encodeDeviceJsonPacket,
     encodeEmptyPacket,
     encodeForwardReplyPacket,
@@ -40,8 +43,11 @@ import {
     encodeProbeResponsePacket,
     encodeRegisterPacket,
     encodeUdpRequestPacket,
+    FIRMWARE_2024,
     randomHex,
     randomLetters,
+    type SimPersonality,
+    WIFI_NAME_2024,
 } from "./deviceMessages.js";
 import {
     checkFaults,
@@ -58,6 +64,14 @@ import {createSyntheticJpegSource, type SyntheticJpegSource} from "./syntheticJp
 export interface SimCameraOptions {
     /** Device id (12 characters for realism; any non-empty string works). */
     readonly id: string;
+    /**
+     * Firmware generation, default "classic-2022". "classic-2024": getDevInfo before getA9ConfCheck,
+     * strict HTTP reading, firmware 202412061749, Wi-Fi name "Café-Wohnzimmer 📶" and `udpPlayBack: 1`
+     * in the 301{4} reply (new-firmware-notes.md §5.1, intx82#54).
+     */
+    readonly personality?: SimPersonality;
+    /** How the 301{4} reply is spelled (valid, not UTF-8, not JSON); default "valid". */
+    readonly baseInfoReply?: BaseInfoReplyQuirk;
     /** Where the server is: the HTTP bootstrap host, or the TCP host when there is no `httpPort`. */
     readonly serverHost: string;
     /** Bootstrap over HTTP first (§3.1); the reply's host/tcpPort/pwd are then used. */
@@ -164,6 +178,8 @@ export interface SimCameraStats {
 
 /** Catch-up limit when the frame timer fires late. */
 const MAX_FRAMES_PER_TICK = 2;
+/** 51s a camera sends in answer to 50s per live-view request (protocol-notes.md §8.3 step 7). */
+export const MAX_PROBE_REPLIES = 3;
 /** Newest pkgIds kept in the unconfirmed set. */
 export const UNCONFIRMED_CAP = 8192;
 const DEFAULT_BASE_INFO: Omit<BaseInfo, "wifiName" | "version"> = {
@@ -193,6 +209,8 @@ interface NatSession {
     attempts: number;
     retryTimer: NodeJS.Timeout | undefined;
     mediaTarget: Endpoint | undefined;
+    /** 51s sent in answer to 50s; bounded, or camera and server would ping-pong at line rate. */
+    probeReplies: number;
 }
 
 interface StreamState {
@@ -239,6 +257,9 @@ export class SimCamera extends EventEmitter<SimCameraEvents> {
     #bootstrapAbort: AbortController | undefined;
     /** code 100 `token` without HTTP bootstrap: stable for the camera's life, like a stored pwd. */
     readonly #directToken: string;
+    readonly #personality: SimPersonality;
+    #devInfo: DevInfo | undefined;
+    #devInfoRequests = 0;
 
     constructor(options: SimCameraOptions) {
         super();
@@ -271,10 +292,13 @@ export class SimCamera extends EventEmitter<SimCameraEvents> {
                 ...(options.frameBytes === undefined ? {} : {targetBytes: options.frameBytes}),
             });
         this.#audioLoop = new AudioLoop(options.audioPacketBytes ?? 160);
+        this.#personality = options.personality ?? "classic-2022";
+        const is2024 = this.#personality === "classic-2024";
         this.#baseInfo = {
             ...DEFAULT_BASE_INFO,
-            wifiName: options.wifiName ?? "v720sim",
-            version: options.firmware ?? DEFAULT_FIRMWARE,
+            wifiName: options.wifiName ?? (is2024 ? WIFI_NAME_2024 : "v720sim"),
+            version: options.firmware ?? (is2024 ? FIRMWARE_2024 : DEFAULT_FIRMWARE),
+            ...(is2024 ? {udpPlayBack: 1} : {}),
         };
         this.#directToken = options.token ?? randomHex(this.#prng, 8);
         this.#packageId = (options.firstPackageId ?? 1000 + this.#prng.below(1_000_000)) >>> 0;
@@ -319,6 +343,20 @@ export class SimCamera extends EventEmitter<SimCameraEvents> {
     /** The last `sentFrameLogSize` frames sent, by counter. */
     get sentFrames(): ReadonlyMap<number, Buffer> {
         return this.#sentFrames;
+    }
+
+    get personality(): SimPersonality {
+        return this.#personality;
+    }
+
+    /** The last getDevInfo reply the camera accepted ("classic-2024" only). */
+    get devInfo(): DevInfo | undefined {
+        return this.#devInfo;
+    }
+
+    /** getDevInfo requests sent so far. */
+    get devInfoRequests(): number {
+        return this.#devInfoRequests;
     }
 
     /** Current settings as the 301/4 reply reports them. */
@@ -388,7 +426,7 @@ export class SimCamera extends EventEmitter<SimCameraEvents> {
         this.#state = "bootstrapping";
         const abort = new AbortController();
         this.#bootstrapAbort = abort;
-        fetchConfCheck({
+        const request: ConfCheckRequest = {
             signal: abort.signal,
             host: this.#options.serverHost,
             port: httpPort,
@@ -397,7 +435,9 @@ export class SimCamera extends EventEmitter<SimCameraEvents> {
             token: randomHex(this.#prng, 10),
             firmware: this.#baseInfo.version,
             timeoutMs: this.#options.connectTimeoutMs ?? 5000,
-        }).then(
+            ...(this.#personality === "classic-2024" ? {strict: true} : {}),
+        };
+        this.#bootstrap(request).then(
             (conf) => {
                 this.#log.debug(() => `bootstrap: ${conf.host}:${conf.tcpPort}`);
                 this.#connect(conf.host, conf.tcpPort, conf.pwd, conf.domain);
@@ -409,6 +449,15 @@ export class SimCamera extends EventEmitter<SimCameraEvents> {
                 }
             },
         );
+    }
+
+    /** classic-2022: getA9ConfCheck; classic-2024: getDevInfo, then getA9ConfCheck (new-firmware-notes.md §5.1). */
+    async #bootstrap(request: ConfCheckRequest): Promise<ConfCheck> {
+        if (this.#personality === "classic-2024") {
+            this.#devInfoRequests += 1;
+            this.#devInfo = await fetchDevInfo(request);
+        }
+        return await fetchConfCheck(request);
     }
 
     #connect(host: string, port: number, token: string, domain: string): void {
@@ -617,6 +666,7 @@ export class SimCamera extends EventEmitter<SimCameraEvents> {
             attempts: 0,
             retryTimer: undefined,
             mediaTarget: undefined,
+            probeReplies: 0,
         };
         this.#nat = nat;
         socket.on("error", (error) => {
@@ -746,7 +796,12 @@ export class SimCamera extends EventEmitter<SimCameraEvents> {
             case Code.probeRequest:
                 // Media goes to the client that completed the 50/51 exchange; follow its latest address (§9.1).
                 nat.mediaTarget = remote;
-                this.#sendUdp(nat, encodeProbeResponsePacket(this.id), remote);
+                // §8.3 step 7: a second 51 after the first 50 (knightofdemons claims 3 rounds). The server
+                // answers every 51 with a 50, so answering every 50 would loop forever.
+                if (nat.probeReplies < MAX_PROBE_REPLIES) {
+                    nat.probeReplies += 1;
+                    this.#sendUdp(nat, encodeProbeResponsePacket(this.id), remote);
+                }
                 return;
             case Code.timestampToDevice:
                 this.#sendUdp(
@@ -804,7 +859,7 @@ export class SimCamera extends EventEmitter<SimCameraEvents> {
                 this.#startStream(code !== ContentCode.openAudioCloseVideo, code !== ContentCode.closeAudioOpenVideo);
                 return;
             case ContentCode.baseInfo:
-                this.#writeTcp(encodeForwardReplyPacket(target, baseInfoContent(this.#baseInfo)));
+                this.#writeTcp(encodeBaseInfoReplyPacket(target, this.#baseInfo, this.#options.baseInfoReply));
                 return;
             case ContentCode.retransmission:
                 return; // 298: no reply (§6.2)

@@ -32,6 +32,9 @@ class TestCamera {
     readonly udpMessages: WireMessage[] = [];
     readonly confirms: number[][] = [];
     udpHeartbeats = 0;
+    probesReceived = 0;
+    /** Answer every 50 with a 51, as the real camera does (protocol-notes.md §6.1 code 51). */
+    echoesProbes = false;
     isStreaming = false;
     isTcpClosed = false;
     #nextPackageId = 1000;
@@ -148,6 +151,14 @@ class TestCamera {
         }
         const message = decodeJson(packet.payload);
         this.udpMessages.push(message);
+        if (message.code === Code.probeRequest) {
+            this.probesReceived += 1;
+            if (this.echoesProbes) {
+                this.sendUdp(
+                    encodeJsonPacket({code: 51, devTarget: this.uid, status: 200}, {forwardId: DEVICE_FORWARD_ID}),
+                );
+            }
+        }
         if (message.code === Code.udpResponse) {
             const last11 = this.tcpMessages.findLast((m) => m.code === Code.natRequestToDevice);
             this.sendTcp({
@@ -373,6 +384,20 @@ describe("CameraServer (integration, 127.0.0.1)", () => {
         // the server still works
         const camera = await TestCamera.connect(tcpPort, udpPort, "0800c00128F8");
         await camera.register();
+    });
+
+    it("[quirk] does not ping-pong 50/51 with a camera that answers every 50 with a 51", async () => {
+        const {server, tcpPort, udpPort} = await startServer();
+        const camera = await TestCamera.connect(tcpPort, udpPort, "0800c00128F8");
+        camera.echoesProbes = true;
+        await camera.register();
+        server.registry.subscribe(camera.uid, {});
+        await waitUntil(() => camera.isStreaming);
+        // ~2 s of streaming (empty 605s every 500 ms): unthrottled, the pair exchanges thousands of probes by then
+        await waitUntil(() => camera.confirms.length >= 4, 5000);
+        expect(camera.probesReceived).toBeGreaterThanOrEqual(1);
+        expect(camera.probesReceived).toBeLessThanOrEqual(4);
+        expect(server.registry.stats().probeRepliesSuppressed).toBeGreaterThan(0);
     });
 
     it("answers UDP heartbeats from a bound source", async () => {

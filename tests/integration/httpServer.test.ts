@@ -429,7 +429,10 @@ describe("bootstrap over a raw socket", () => {
         },
         {
             path: "/app/api/ApiSysDevices/getDevInfo?devicesCode=0800c0020ADC",
-            body: '{"code":200,"message":"OK","data":{"userInfo_state":1}}',
+            body:
+                '{"code":200,"message":"操作成功","data":{"userInfo_state":1,"userInfo_userId":" ","ota_url":null,' +
+                '"uid":"0800c0020ADC","host":"127.0.0.1","tcpPort":6123,"domain":"v720.naxclow.com","pwd":"91edf41f",' +
+                '"isBind":"8","currTime":"1676097689","updateUrl":null,"version":null}}',
         },
         {
             path: "/app/api/ApiSysDevices/a9bindingAppDevice",
@@ -470,8 +473,8 @@ describe("bootstrap over a raw socket", () => {
         });
     });
 
-    it("serves several bootstrap requests on one keep-alive connection", async () => {
-        const harness = await startHarness();
+    it("serves several bootstrap requests on one keep-alive connection when cloudKeepAlive is set", async () => {
+        const harness = await startHarness({server: {cloudKeepAlive: true}});
         const reader = harness.open(CAMERA_REQUEST + CAMERA_REQUEST);
         const first = await readResponse(reader);
         const second = await readResponse(reader);
@@ -516,7 +519,7 @@ describe("limits and errors", () => {
     it("logs a warning when a camera (version header) asks for an unknown path", async () => {
         const harness = await startHarness();
         const reader = harness.open(
-            "POST /newApi/x?a=1 HTTP/1.1\r\nHost: dl2.naxclow.com\r\nversion: 202411201737\r\n\r\n",
+            "POST /newApi/x?a=1 HTTP/1.1\r\nHost: v720.naxclow.com\r\nversion: 202411201737\r\n\r\n",
         );
         expect((await readResponse(reader)).head.status).toBe(404);
         const warning = harness.log.lines.find((line) => line.level === "warn");
@@ -551,7 +554,7 @@ describe("limits and errors", () => {
     });
 
     it("answers a bootstrap POST with a small body at once and discards the body", async () => {
-        const harness = await startHarness();
+        const harness = await startHarness({server: {cloudKeepAlive: true}});
         const reader = harness.open(
             "POST /app/api/ApiSysDevicesBatch/confirm HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello" +
                 CAMERA_REQUEST,
@@ -668,6 +671,8 @@ describe("camera JSON", () => {
             id: "0800c0020ADC",
             address: null,
             firmware: "202212011602",
+            family: "classic",
+            model: "A9-4",
             online: false,
             streaming: true,
             streamState: "streaming",

@@ -2,7 +2,12 @@ import {describe, expect, it} from "vitest";
 import {
     type BootstrapOptions,
     type BootstrapRequest,
+    buildCloudReplyHeaders,
     handleBootstrapRequest,
+    handleSinkholeRequest,
+    normalizeHost,
+    SINKHOLE_HOSTS,
+    sinkholeKindOf,
     stripIpv4Mapped,
 } from "../../../src/http/bootstrapRoutes.js";
 
@@ -132,10 +137,13 @@ describe("handleBootstrapRequest", () => {
             kind: "confirm",
         },
         {
-            name: "getDevInfo",
+            name: "getDevInfo with the new-firmware-notes.md §4.4 superset",
             path: "/app/api/ApiSysDevices/getDevInfo?devicesCode=5c00200204AB&random=ABCDEF&token=0123456789",
-            body: '{"code":200,"message":"OK","data":{"userInfo_state":1}}',
-            bytes: 55,
+            body:
+                '{"code":200,"message":"操作成功","data":{"userInfo_state":1,"userInfo_userId":" ","ota_url":null,' +
+                '"uid":"5c00200204AB","host":"10.42.0.1","tcpPort":6123,"domain":"v720.naxclow.com","pwd":"91edf41f",' +
+                '"isBind":"8","currTime":"1676097689","updateUrl":null,"version":null}}',
+            bytes: 271,
             kind: "getDevInfo",
         },
         {
@@ -210,6 +218,122 @@ describe("handleBootstrapRequest", () => {
             ),
         ).body;
         expect(body).toBe(CAPTURED_CONF_CHECK);
+    });
+});
+
+describe("getDevInfo", () => {
+    it("never offers an update: ota_url, updateUrl and version are null", () => {
+        const body = JSON.parse(
+            ok(handleBootstrapRequest(request("/app/api/ApiSysDevices/getDevInfo?devicesCode=0800c00128F8"), options()))
+                .body,
+        ) as {data: Record<string, unknown>};
+        expect([body.data["ota_url"], body.data["updateUrl"], body.data["version"]]).toStrictEqual([null, null, null]);
+        expect(body.data["userInfo_state"]).toBe(1);
+    });
+
+    it("uses advertiseHost, tcpPort and the device's pwd like getA9ConfCheck", () => {
+        const opts = options({advertiseHost: "192.168.1.5", tcpPort: 29940});
+        const body = JSON.parse(
+            ok(handleBootstrapRequest(request("/app/api/ApiSysDevices/getDevInfo?devicesCode=0800c0020ADC"), opts))
+                .body,
+        ) as {data: Record<string, unknown>};
+        expect(body.data).toMatchObject({host: "192.168.1.5", tcpPort: 29940, uid: "0800c0020ADC", pwd: "91edf41f"});
+        expect(opts.asked).toStrictEqual(["0800c0020ADC"]);
+    });
+
+    it("answers the minimal variant (E1 of the notes) when asked to", () => {
+        const result = ok(
+            handleBootstrapRequest(
+                request("/app/api/ApiSysDevices/getDevInfo?devicesCode=0800c00128F8"),
+                options({devInfoReply: "minimal"}),
+            ),
+        );
+        expect(result.body).toBe('{"code":200,"message":"OK","data":{"userInfo_state":1}}');
+    });
+});
+
+describe("sinkholed hosts", () => {
+    it("covers dl2, home and logo with their .com and .com.cn variants", () => {
+        expect(Object.keys(SINKHOLE_HOSTS).sort()).toStrictEqual([
+            "dl2.naxclow.com",
+            "dl2.naxclow.com.cn",
+            "home.naxclow.com",
+            "home.naxclow.com.cn",
+            "logo.naxclow.com",
+            "logo.naxclow.com.cn",
+        ]);
+    });
+
+    it.each([
+        ["dl2.naxclow.com", "download"],
+        ["DL2.NaxClow.com.cn:80", "download"],
+        ["dl2.naxclow.com.", "download"],
+        ["home.naxclow.com", "logging"],
+        ["logo.naxclow.com.cn", "logging"],
+        ["v720.naxclow.com", undefined],
+        ["dl2.naxclow.com.evil.example", undefined],
+        ["xdl2.naxclow.com", undefined],
+        ["constructor", undefined],
+        [undefined, undefined],
+    ])("Host %s is %s", (host, kind) => {
+        expect(sinkholeKindOf(host)).toBe(kind);
+    });
+
+    it.each([
+        ["Example.COM:8080", "example.com"],
+        ["[::1]:80", "[::1]"],
+        [" a.b. ", "a.b"],
+        [undefined, undefined],
+    ])("normalizeHost(%s) is %s", (input, expected) => {
+        expect(normalizeHost(input)).toBe(expected);
+    });
+
+    it("answers the download host with an empty 404 and the others with generic success, any method", () => {
+        expect(handleSinkholeRequest(request("/fw/a.bin", {method: "GET"}), "dl2.naxclow.com")).toStrictEqual({
+            status: 404,
+            body: "",
+            event: {
+                kind: "sinkhole",
+                firmware: "202212011602",
+                remoteAddress: "10.42.0.22",
+                path: "/fw/a.bin",
+                query: "",
+                host: "dl2.naxclow.com",
+            },
+        });
+        const logging = handleSinkholeRequest(request("/log?devicesCode=X1", {method: "PUT"}), "logo.naxclow.com.cn");
+        expect(logging?.status).toBe(200);
+        expect(logging?.body).toBe('{"code":200,"message":"OK","data":null}');
+        expect(logging?.event).toMatchObject({kind: "sinkhole", deviceId: "X1", host: "logo.naxclow.com.cn"});
+    });
+
+    it("leaves other hosts to the bootstrap routes", () => {
+        expect(handleSinkholeRequest(request("/app/api/ApiServer/getA9ConfCheck"), "v720.naxclow.com")).toBeUndefined();
+        expect(handleSinkholeRequest(request("/app/api/ApiServer/getA9ConfCheck"), undefined)).toBeUndefined();
+    });
+});
+
+describe("buildCloudReplyHeaders", () => {
+    it("lists the real cloud's headers in its order, Date from the clock, UTF-8 length, Connection: close", () => {
+        expect(buildCloudReplyHeaders({bodyBytes: 215, nowMs: 1_676_097_689_000})).toStrictEqual([
+            ["Server", "nginx/1.14.0 (Ubuntu)"],
+            ["Date", "Sat, 11 Feb 2023 06:41:29 GMT"],
+            ["Content-Type", "application/json"],
+            ["Content-Length", "215"],
+            ["Connection", "close"],
+        ]);
+    });
+
+    it("leaves Content-Type out of an empty reply and appends extra headers", () => {
+        expect(
+            buildCloudReplyHeaders({bodyBytes: 0, nowMs: 0, isKeepAlive: true, extra: [["Allow", "POST"]]}),
+        ).toStrictEqual([
+            ["Server", "nginx/1.14.0 (Ubuntu)"],
+            ["Date", "Thu, 01 Jan 1970 00:00:00 GMT"],
+            ["Content-Length", "0"],
+            ["Connection", "keep-alive"],
+            ["Allow", "POST"],
+        ]);
     });
 });
 

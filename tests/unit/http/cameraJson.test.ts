@@ -82,6 +82,8 @@ describe("buildCameraJson", () => {
             id: "0800c00128F8",
             address: "10.42.0.22:64365",
             firmware: "202212011602",
+            family: "classic",
+            model: "A9-4",
             online: true,
             streaming: true,
             streamState: "streaming",
@@ -94,6 +96,24 @@ describe("buildCameraJson", () => {
             framesDropped: 3,
             urls,
         });
+    });
+
+    it.each([
+        ["56000b00054B", "mqtt-first", "P3"],
+        ["5c00200204AB", "mqtt-first", "CloudIpc"],
+        ["600000000001", "mqtt-first", "monitor2"],
+        ["0A0000000001", "classic", "A9-5"],
+        ["990000000001", "classic", null],
+    ])("derives family and model of %s from the id when the view has none", (id, family, model) => {
+        const urls = buildStreamUrls(id, {authority: "h:1", hostname: "h"}, {httpPort: 1});
+        const json = buildCameraJson({...view, id}, urls);
+        expect([json.family, json.model]).toStrictEqual([family, model]);
+    });
+
+    it("keeps the family and model the view names", () => {
+        const urls = buildStreamUrls(view.id, {authority: "h:1", hostname: "h"}, {httpPort: 1});
+        const json = buildCameraJson({...view, family: "mqtt-first", model: null}, urls);
+        expect([json.family, json.model]).toStrictEqual(["mqtt-first", null]);
     });
 
     it("is not streaming while starting", () => {
