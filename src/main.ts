@@ -29,6 +29,9 @@ Commands:
   forget <camera-id> [--url URL] [--config FILE]
         Make a running service forget a camera: close its session, drop its state and clear its
         Home Assistant discovery. --url defaults to http://127.0.0.1:<http.port>.
+  capture --camera ID -o FILE [--url URL] [--seconds N]
+        Record what one camera exchanges with the running service (JSON lines, secrets redacted),
+        to attach to a bug report.
   wifi --ssid NAME --password SECRET [--camera HOST[:PORT]]
         Join a camera in AP mode (its open Wi-Fi "Nax_<id>", 192.168.169.1) to your network.
   sd list | sd download YYYYMMDD-HH-MM -o FILE [--camera HOST[:PORT]]
@@ -64,6 +67,8 @@ async function main(argv: readonly string[]): Promise<CommandResult> {
         case "wifi":
         case "sd":
             return await apCommand(command, rest);
+        case "capture":
+            return await capture(rest);
         case "-h":
         case "--help":
         case "help":
@@ -215,6 +220,32 @@ async function forget(args: readonly string[]): Promise<CommandResult> {
     }
     process.stderr.write(`v720-bridge forget: ${response.status} ${body}\n`);
     return 1;
+}
+
+/** `capture`: records one camera's traffic through the running service's API (decisions.md 19). */
+async function capture(args: readonly string[]): Promise<CommandResult> {
+    const {runCaptureCommand} = await import("./capture/captureCommand.js");
+    let httpPort = 8099;
+    try {
+        httpPort = loadConfig({env: process.env}).config.http.port;
+    } catch {
+        // no usable config here: the default port, or --url
+    }
+    const controller = new AbortController();
+    const onSignal = (): void => controller.abort();
+    process.once("SIGINT", onSignal);
+    process.once("SIGTERM", onSignal);
+    try {
+        return await runCaptureCommand(args, {
+            stdout: process.stdout,
+            stderr: process.stderr,
+            signal: controller.signal,
+            defaultUrl: `http://127.0.0.1:${httpPort}`,
+        });
+    } finally {
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
+    }
 }
 
 /** `wifi` and `sd`: talk to a camera in AP mode; Ctrl-C aborts (a download keeps its .part file). */
