@@ -138,7 +138,8 @@ export class CameraSession implements UdpPeer, ConnectionListener, Tickable {
         this.#log = log;
         this.#now = now;
         this.#limiter = new RateLimitedCounter(10_000, now, 16);
-        this.#assembler = new MjpegAssembler(options.assembler ?? {}, now);
+        // media payloads are views into dgram's own per-datagram buffers, which nothing reuses: no copy needed
+        this.#assembler = new MjpegAssembler({copyPayloads: false, ...options.assembler}, now);
     }
 
     get streamState(): StreamState {

@@ -57,6 +57,11 @@ export interface MjpegAssemblerOptions {
     readonly maxFragments: number;
     /** Incomplete frames older than this are dropped by `expire()`. */
     readonly expireMs: number;
+    /**
+     * Copy each payload before buffering it (default). Pass false when the caller hands over buffers
+     * nobody else writes or pools, such as dgram's per-datagram buffers: one copy per fragment less.
+     */
+    readonly copyPayloads: boolean;
 }
 
 export interface AssemblerStats {
@@ -86,6 +91,7 @@ export const DEFAULT_ASSEMBLER_OPTIONS: MjpegAssemblerOptions = {
     maxFrameBytes: 1024 * 1024,
     maxFragments: 1024,
     expireMs: 1000,
+    copyPayloads: true,
 };
 
 /** `[1 byte unknown][u32 LE jpegLength]` (protocol-notes.md §9.2). */
@@ -295,7 +301,7 @@ export class MjpegAssembler {
 
     /** Stores a copy of the fragment and merges it with its neighbours' runs. */
     #insert(id: number, flag: number, payload: Buffer): Run {
-        this.#fragments.set(id, {flag, data: Buffer.from(payload)});
+        this.#fragments.set(id, {flag, data: this.#options.copyPayloads ? Buffer.from(payload) : payload});
         this.#bufferedBytes += payload.length;
         const left = this.#fragments.get(previous(id));
         const right = this.#fragments.get(next(id));

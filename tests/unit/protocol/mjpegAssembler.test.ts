@@ -88,6 +88,17 @@ describe("MjpegAssembler", () => {
         expect(frame.jpeg.equals(jpeg)).toBe(true);
     });
 
+    it("buffers the caller's payloads without copying when copyPayloads is false (dgram's own buffers)", () => {
+        const jpeg = syntheticJpeg(3, 2500);
+        const fragments = fragmentsOf(jpeg, 100);
+        const assembler = new MjpegAssembler({copyPayloads: false});
+        const [head, ...rest] = fragments;
+        assembler.push(head!.packageId, head!.msgFlag, head!.payload);
+        head!.payload[0] = 0; // no copy was taken: the change shows in the frame, which is then not a JPEG
+        const result = pushAll(assembler, rest).at(-1);
+        expect(result).toMatchObject({kind: "dropped", reason: "not-jpeg"});
+    });
+
     it("assembles a frame whose fragments arrive in reverse order", () => {
         const jpeg = syntheticJpeg(2, 10_000);
         const frame = lastFrame(pushAll(new MjpegAssembler(), fragmentsOf(jpeg, 500).reverse()));
