@@ -32,6 +32,8 @@ Commands:
   capture --camera ID -o FILE [--url URL] [--seconds N]
         Record what one camera exchanges with the running service (JSON lines, secrets redacted),
         to attach to a bug report.
+  doctor [--config FILE] [--url URL]
+        Check the setup (ports, DNS names, ffmpeg, broker, Home Assistant, cameras) and say what to fix.
   wifi --ssid NAME --password SECRET [--camera HOST[:PORT]]
         Join a camera in AP mode (its open Wi-Fi "Nax_<id>", 192.168.169.1) to your network.
   sd list | sd download YYYYMMDD-HH-MM -o FILE [--camera HOST[:PORT]]
@@ -67,6 +69,8 @@ async function main(argv: readonly string[]): Promise<CommandResult> {
         case "wifi":
         case "sd":
             return await apCommand(command, rest);
+        case "doctor":
+            return await doctor(rest);
         case "capture":
             return await capture(rest);
         case "-h":
@@ -246,6 +250,12 @@ async function capture(args: readonly string[]): Promise<CommandResult> {
         process.off("SIGINT", onSignal);
         process.off("SIGTERM", onSignal);
     }
+}
+
+/** `doctor`: checks the setup (the live part asks the running service's API, decisions.md 19). */
+async function doctor(args: readonly string[]): Promise<CommandResult> {
+    const {runDoctorCommand} = await import("./doctor/doctor.js");
+    return await runDoctorCommand(args, {stdout: process.stdout, stderr: process.stderr, env: process.env});
 }
 
 /** `wifi` and `sd`: talk to a camera in AP mode; Ctrl-C aborts (a download keeps its .part file). */

@@ -69,7 +69,7 @@ describe("app wiring", () => {
         const ha = await TestMqttClient.connect(brokerUrl);
         cleanups.push(() => ha.end());
         await ha.publish(String(ir?.["command_topic"]), "ON", {qos: 1});
-        await expect.poll(() => device.receivedCommands.at(-1)).toEqual({code: 202, IrLed: 1});
+        await expect.poll(() => device.receivedCommands.at(-1)).toEqual(JSON.parse('{"code":202,"IrLed":1}'));
         await expect.poll(() => device.setting("IrLed")).toBe(1);
     });
 

@@ -38,7 +38,6 @@ function makeDir(): string {
 /** The environment of the child: ours without any V720_/LOG_LEVEL variables, plus `extra`. */
 function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = {};
-    // biome-ignore lint/style/noProcessEnv: the child inherits this environment minus the config variables.
     for (const [name, value] of Object.entries(process.env)) {
         if (!name.startsWith("V720_") && name !== "LOG_LEVEL" && name !== "FFMPEG_PATH") {
             env[name] = value;

@@ -29,7 +29,6 @@ import {silentLogger} from "../../src/util/log.js";
 const ADVERTISED = "10.20.30.40";
 const FORWARDED_ADDRESS = "198.51.100.7";
 
-// biome-ignore lint/style/noProcessEnv: decisions.md 15 — under CI a missing dig is a failure, not a skip.
 const isCi = process.env["CI"] === "true";
 const DIG = ["/usr/bin/dig", "/bin/dig"].find((path) => existsSync(path));
 const hasDig = DIG !== undefined;

@@ -215,7 +215,6 @@ export function mqttConfig(patch: Partial<MqttConfigSlice> = {}): MqttConfigSlic
 
 /** decisions.md 15: a missing tool skips locally but fails under CI=true. */
 export function isCi(): boolean {
-    // biome-ignore lint/style/noProcessEnv: tests decide skip-or-fail on the CI flag (decisions.md 15)
     return process.env["CI"] === "true";
 }
 

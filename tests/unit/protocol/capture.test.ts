@@ -15,7 +15,6 @@ import {registerResponseCapture, registration} from "../../support/fixtures/tcpS
 import {readPcapngTcpSegments, reassembleTcpStreams, type TcpStreamDirection} from "../../support/pcapng.js";
 
 const CLOUD_TCP_PORT = 6123;
-// biome-ignore lint/style/noProcessEnv: test-only override of where the shared capture lives
 const captureOverride = process.env["V720_CAPTURE"];
 const capturePath =
     captureOverride ?? fileURLToPath(new URL("../../../../shared/fake-server-cap.pcapng", import.meta.url));

@@ -37,7 +37,6 @@ function hasTool(command: string, args: string[]): boolean {
     return spawnSync(command, args, {stdio: "ignore"}).status === 0;
 }
 const hasFfmpeg = hasTool("ffmpeg", ["-version"]);
-// biome-ignore lint/style/noProcessEnv: decisions.md 15 — under CI a missing ffmpeg is a failure, not a skip.
 const isCi = process.env["CI"] === "true";
 
 describe("synthetic JPEG frames", () => {
