@@ -63,9 +63,28 @@ const logSchema = z.strictObject({
     namespaces: z.record(text, logLevel).default({}),
 });
 
+/** Wake message templates (new-firmware-notes.md §5.2); protocol/mqttPayloads.ts builds them. */
+const WAKE_TEMPLATES = ["candidate1", "candidate2", "candidate3", "candidate4", "candidate5", "custom"] as const;
+const wakeTemplate = z.enum(WAKE_TEMPLATES);
+
+const cameraOverrideSchema = z.strictObject({
+    name: text.optional(),
+    area: text.optional(),
+    family: z.enum(["classic", "mqtt-first"]).optional(),
+    wake: z.strictObject({template: wakeTemplate.optional(), custom_payload: text.optional()}).optional(),
+});
+
+const wakeSchema = z.strictObject({
+    template: wakeTemplate.default("candidate1"),
+    custom_payload: text.nullable().default(null),
+    timeout_ms: durationMs.default(15_000),
+    min_interval_ms: durationMs.default(5_000),
+});
+
 const camerasSchema = z.strictObject({
     allow: z.array(deviceId).default([]),
-    overrides: z.record(deviceId, z.strictObject({name: text.optional(), area: text.optional()})).default({}),
+    overrides: z.record(deviceId, cameraOverrideSchema).default({}),
+    wake: wakeSchema.prefault({}),
 });
 
 const brokerSchema = z.strictObject({
@@ -93,10 +112,32 @@ const mqttSchema = z.strictObject({
 const rtspSchema = z.strictObject({
     enabled: z.boolean().default(true),
     port: port.default(8554),
+    host: bindHost.default("0.0.0.0"),
+    auth: credentials.nullable().default(null),
+    session_timeout_ms: durationMs.default(60_000),
+    udp_port: port.nullable().default(0),
 });
 
 const mediaSchema = z.strictObject({
     ffmpeg_path: text.nullable().default(null),
+    audio_codec: z.enum(["aac", "pcma", "opus", "none"]).default("aac"),
+    stop_grace_ms: durationMs.default(5_000),
+    restart_max_delay_ms: durationMs.default(10_000),
+    video: z
+        .strictObject({
+            preset: z.enum(["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"]).default("ultrafast"),
+            keyframe_interval_s: z.number().min(0.5).max(10).default(1),
+            bitrate_kbps: z.number().int().min(0).default(0),
+            crf: z.number().int().min(0).max(51).default(23),
+        })
+        .prefault({}),
+    hls: z
+        .strictObject({
+            enabled: z.boolean().default(true),
+            segment_seconds: z.number().min(0.5).max(10).default(1),
+            window: z.number().int().min(2).max(30).default(6),
+        })
+        .prefault({}),
 });
 
 const dnsSchema = z.strictObject({
@@ -212,15 +253,32 @@ export interface LogConfig {
     readonly namespaces: Readonly<Record<string, LogLevel>>;
 }
 
+export type WakeTemplateName = (typeof WAKE_TEMPLATES)[number];
+
 export interface CameraOverride {
     readonly name?: string;
     readonly area?: string;
+    /** Overrides the family by id prefix ("mqtt-first" cameras are woken on demand). */
+    readonly family?: "classic" | "mqtt-first";
+    readonly wake?: {readonly template?: WakeTemplateName; readonly customPayload?: string};
+}
+
+/** Waking MQTT-first cameras for live view (issue 6 item 3). */
+export interface WakeConfig {
+    readonly template: WakeTemplateName;
+    /** JSON with {{placeholders}} for the "custom" template. */
+    readonly customPayload: string | null;
+    /** A viewer waits this long for the camera's TCP registration after the wake. */
+    readonly timeoutMs: number;
+    /** At most one wake per camera this often. */
+    readonly minIntervalMs: number;
 }
 
 export interface CamerasConfig {
     /** Device ids allowed to register; empty = all. */
     readonly allow: readonly string[];
     readonly overrides: Readonly<Record<string, CameraOverride>>;
+    readonly wake: WakeConfig;
 }
 
 export interface MqttBrokerConfig {
@@ -251,6 +309,12 @@ export interface MqttConfig {
 export interface RtspConfig {
     readonly enabled: boolean;
     readonly port: number;
+    readonly host: string;
+    /** Basic/Digest credentials for RTSP clients; null = open. */
+    readonly auth: Credentials | null;
+    readonly sessionTimeoutMs: number;
+    /** RTP port for RTP/UDP (RTCP = +1); 0 = any free pair; null = UDP transport off. */
+    readonly udpPort: number | null;
 }
 
 /** The optional built-in DNS responder (issue 5 item 4). */
@@ -269,6 +333,16 @@ export interface DnsConfig {
 
 export interface MediaConfig {
     readonly ffmpegPath: string | null;
+    readonly audioCodec: "aac" | "pcma" | "opus" | "none";
+    readonly stopGraceMs: number;
+    readonly restartMaxDelayMs: number;
+    readonly video: {
+        readonly preset: "ultrafast" | "superfast" | "veryfast" | "faster" | "fast" | "medium";
+        readonly keyframeIntervalS: number;
+        readonly bitrateKbps: number;
+        readonly crf: number;
+    };
+    readonly hls: {readonly enabled: boolean; readonly segmentSeconds: number; readonly window: number};
 }
 
 /** The validated, frozen configuration (camelCase). Modules receive slices of it. */
@@ -328,6 +402,12 @@ function toConfig(file: FileConfig): Config {
             overrides: Object.fromEntries(
                 Object.entries(cameras.overrides).map(([id, override]) => [id, toCameraOverride(override)]),
             ),
+            wake: {
+                template: cameras.wake.template,
+                customPayload: cameras.wake.custom_payload,
+                timeoutMs: cameras.wake.timeout_ms,
+                minIntervalMs: cameras.wake.min_interval_ms,
+            },
         },
         mqtt: {
             enabled: mqtt.enabled,
@@ -348,8 +428,31 @@ function toConfig(file: FileConfig): Config {
                 users: mqtt.broker.users.map((user) => ({username: user.username, password: user.password})),
             },
         },
-        rtsp: {enabled: rtsp.enabled, port: rtsp.port},
-        media: {ffmpegPath: media.ffmpeg_path},
+        rtsp: {
+            enabled: rtsp.enabled,
+            port: rtsp.port,
+            host: rtsp.host,
+            auth: rtsp.auth === null ? null : {username: rtsp.auth.username, password: rtsp.auth.password},
+            sessionTimeoutMs: rtsp.session_timeout_ms,
+            udpPort: rtsp.udp_port,
+        },
+        media: {
+            ffmpegPath: media.ffmpeg_path,
+            audioCodec: media.audio_codec,
+            stopGraceMs: media.stop_grace_ms,
+            restartMaxDelayMs: media.restart_max_delay_ms,
+            video: {
+                preset: media.video.preset,
+                keyframeIntervalS: media.video.keyframe_interval_s,
+                bitrateKbps: media.video.bitrate_kbps,
+                crf: media.video.crf,
+            },
+            hls: {
+                enabled: media.hls.enabled,
+                segmentSeconds: media.hls.segment_seconds,
+                window: media.hls.window,
+            },
+        },
         dns: {
             enabled: dns.enabled,
             host: dns.host,
@@ -365,10 +468,20 @@ function toConfig(file: FileConfig): Config {
     };
 }
 
-function toCameraOverride(override: {name?: string | undefined; area?: string | undefined}): CameraOverride {
+function toCameraOverride(override: z.output<typeof cameraOverrideSchema>): CameraOverride {
+    const wake = override.wake;
     return {
         ...(override.name === undefined ? {} : {name: override.name}),
         ...(override.area === undefined ? {} : {area: override.area}),
+        ...(override.family === undefined ? {} : {family: override.family}),
+        ...(wake === undefined
+            ? {}
+            : {
+                  wake: {
+                      ...(wake.template === undefined ? {} : {template: wake.template}),
+                      ...(wake.custom_payload === undefined ? {} : {customPayload: wake.custom_payload}),
+                  },
+              }),
     };
 }
 

@@ -33,7 +33,11 @@ describe("parseConfig", () => {
             },
             http: {port: 8099, host: "0.0.0.0", auth: null, snapshotMaxAgeMs: 2_000, snapshotTimeoutMs: 10_000},
             log: {level: "info", format: "text", namespaces: {}},
-            cameras: {allow: [], overrides: {}},
+            cameras: {
+                allow: [],
+                overrides: {},
+                wake: {template: "candidate1", customPayload: null, timeoutMs: 15_000, minIntervalMs: 5_000},
+            },
             mqtt: {
                 enabled: true,
                 url: null,
@@ -47,8 +51,15 @@ describe("parseConfig", () => {
                 snapshotIntervalS: 300,
                 broker: {embedded: true, port: 1883, host: "0.0.0.0", url: null, users: []},
             },
-            rtsp: {enabled: true, port: 8554},
-            media: {ffmpegPath: null},
+            rtsp: {enabled: true, port: 8554, host: "0.0.0.0", auth: null, sessionTimeoutMs: 60_000, udpPort: 0},
+            media: {
+                ffmpegPath: null,
+                audioCodec: "aac",
+                stopGraceMs: 5000,
+                restartMaxDelayMs: 10_000,
+                video: {preset: "ultrafast", keyframeIntervalS: 1, bitrateKbps: 0, crf: 23},
+                hls: {enabled: true, segmentSeconds: 1, window: 6},
+            },
             dns: {
                 enabled: false,
                 host: "0.0.0.0",
@@ -62,6 +73,41 @@ describe("parseConfig", () => {
                 logQueries: false,
             },
         });
+    });
+
+    it("maps cameras.wake and per-camera family and wake overrides", () => {
+        const config = parseConfig(
+            {
+                cameras: {
+                    wake: {template: "custom", custom_payload: '{"code":240}', timeout_ms: 500, min_interval_ms: 100},
+                    overrides: {
+                        "0800c00128F8": {family: "mqtt-first", wake: {template: "candidate3"}},
+                        "5c00200204AB": {wake: {custom_payload: '{"code":241}'}},
+                    },
+                },
+            },
+            "config.yaml",
+        );
+        expect(config.cameras.wake).toEqual({
+            template: "custom",
+            customPayload: '{"code":240}',
+            timeoutMs: 500,
+            minIntervalMs: 100,
+        });
+        expect(config.cameras.overrides).toEqual({
+            "0800c00128F8": {family: "mqtt-first", wake: {template: "candidate3"}},
+            "5c00200204AB": {wake: {customPayload: '{"code":241}'}},
+        });
+        const error = configError({
+            cameras: {wake: {template: "candidate9"}, overrides: {"5c00200204AB": {family: "p3"}}},
+        });
+        expect(error.message).toContain("at cameras.wake.template");
+        expect(error.message).toContain("at cameras.overrides.5c00200204AB.family");
+    });
+
+    it("bounds the cameras remembered with cloud.max_cameras (at least 1)", () => {
+        expect(parseConfig({cloud: {max_cameras: 8}}, "test").cloud.maxCameras).toBe(8);
+        expect(configError({cloud: {max_cameras: 0}}).message).toContain("cloud.max_cameras");
     });
 
     it("treats a null document like an empty one", () => {
