@@ -11,15 +11,14 @@ import type {BootstrapEvent} from "../http/bootstrapRoutes.js";
 import {buildStreamUrls} from "../http/cameraJson.js";
 import {HttpServer} from "../http/httpServer.js";
 import {ViewerRoutes} from "../http/viewerRoutes.js";
-import {MqttDevice} from "../simulator/mqttDevice.js";
-import {Simulator} from "../simulator/simulator.js";
 import {ListenError} from "../util/listen.js";
 import type {Logger} from "../util/log.js";
 import {RateLimitedCounter} from "../util/rateLimitedCounter.js";
 import {wireCapture} from "./captureWiring.js";
-import {startDnsIfEnabled} from "./dnsWiring.js";
-import {type MqttHandle, startMqtt} from "./mqttWiring.js";
+import type {RunningMedia} from "./mediaWiring.js";
+import type {MqttHandle} from "./mqttWiring.js";
 import {StateStore} from "./stateStore.js";
+import {wireWeb} from "./webWiring.js";
 
 export interface RunningApp {
     /** Bound ports (useful when the config asked for port 0). */
@@ -88,6 +87,8 @@ async function build(
             udpReceiveBufferBytes: config.cloud.udpReceiveBufferBytes,
             advertiseHost,
             firmwareFor: (id) => store.get(id)?.firmware ?? undefined,
+            maxCameras: config.cloud.maxCameras,
+            ...(config.cameras.allow.length === 0 ? {} : {isAllowed: allowListOf(config.cameras.allow)}),
         },
         log.child("camera"),
     );
@@ -110,44 +111,68 @@ async function build(
 
     let boundHttpPort = config.http.port;
     const publicHostname = advertiseHost ?? firstLanAddress();
-    const urlOptions = () => ({advertiseHost: publicHostname, httpPort: boundHttpPort});
+    let media: RunningMedia | undefined;
+    const urlOptions = () => ({
+        advertiseHost: publicHostname,
+        httpPort: boundHttpPort,
+        rtspPort: media?.rtspPort,
+        isHlsEnabled: media?.isHlsEnabled ?? false,
+    });
+    // Optional parts are imported only when configured: mqtt + aedes alone cost ~20 MB of RSS.
     const mqtt = config.mqtt.enabled
-        ? await startMqtt(
-              {mqtt: config.mqtt, cameras: config.cameras, version: packageVersion()},
-              {
-                  directory: registry,
-                  sendForward: (id, content) => registry.sendForward(id, content),
-                  onCameraEvent: (listener) => {
-                      const offs = [
-                          registry.on("cameraOnline", (view) => listener({type: "online", id: view.id})),
-                          registry.on("cameraOffline", (view) => listener({type: "offline", id: view.id})),
-                          registry.on("baseInfo", ({id, baseInfo}) => listener({type: "baseInfo", id, baseInfo})),
-                      ];
-                      return () => {
-                          for (const off of offs) {
-                              off();
-                          }
-                      };
+        ? await (await import("./mqttWiring.js"))
+              .startMqtt(
+                  {mqtt: config.mqtt, cameras: config.cameras, version: packageVersion()},
+                  {
+                      directory: registry,
+                      sendForward: (id, content) => registry.sendForward(id, content),
+                      onCameraEvent: (listener) => {
+                          const offs = [
+                              registry.on("cameraOnline", (view) => listener({type: "online", id: view.id})),
+                              registry.on("cameraOffline", (view) => listener({type: "offline", id: view.id})),
+                              registry.on("baseInfo", ({id, baseInfo}) => listener({type: "baseInfo", id, baseInfo})),
+                          ];
+                          return () => {
+                              for (const off of offs) {
+                                  off();
+                              }
+                          };
+                      },
+                      configurationUrl: () => `http://${bracketIpv6(publicHostname)}:${urlOptions().httpPort}/`,
+                      // issue 6 item 3: where a woken MQTT-first camera opens TCP
+                      wakeTarget: {
+                          tcpPort: cameraPorts.tcpPort,
+                          advertiseHost,
+                          fallbackHost: publicHostname,
+                          passwordFor: (id) => store.passwordFor(id),
+                      },
+                      streamUrls: (id) => {
+                          const options = urlOptions();
+                          const {mjpeg, snapshot, audio, rtsp, hls} = buildStreamUrls(
+                              id,
+                              {authority: `${publicHostname}:${options.httpPort}`, hostname: publicHostname},
+                              options,
+                          );
+                          return {
+                              mjpeg,
+                              snapshot,
+                              audio,
+                              ...(rtsp === null ? {} : {rtsp}),
+                              ...(hls === null ? {} : {hls}),
+                          };
+                      },
                   },
-                  streamUrls: (id) => {
-                      const options = urlOptions();
-                      const {mjpeg, snapshot, audio} = buildStreamUrls(
-                          id,
-                          {authority: `${publicHostname}:${options.httpPort}`, hostname: publicHostname},
-                          options,
-                      );
-                      return {mjpeg, snapshot, audio};
-                  },
-              },
-              log.child("mqtt"),
-          ).catch((error: unknown) =>
-              rethrowAsListenError(error, config.mqtt.broker.host, config.mqtt.broker.port, "mqtt.broker.port"),
-          )
+                  log.child("mqtt"),
+              )
+              .catch((error: unknown) =>
+                  rethrowAsListenError(error, config.mqtt.broker.host, config.mqtt.broker.port, "mqtt.broker.port"),
+              )
         : null;
     if (mqtt !== null) {
         stoppers.push(() => mqtt.stop());
     }
 
+    const {startDnsIfEnabled} = await import("./dnsWiring.js");
     const dns = await startDnsIfEnabled(config.dns, config.advertiseHost, log.child("dns"));
     stoppers.push(() => dns.stop());
 
@@ -163,17 +188,52 @@ async function build(
         },
         httpLog.child("admin"),
     );
+    // RTSP and HLS through ffmpeg, on demand; without ffmpeg they report unavailable and the rest works
+    const {startMedia} = await import("./mediaWiring.js");
+    const runningMedia = await startMedia(
+        {rtsp: config.rtsp, media: config.media},
+        {directory: mqtt?.directory ?? registry},
+        log.child("media"),
+    ).catch((error: unknown) => rethrowAsListenError(error, config.rtsp.host, config.rtsp.port, "rtsp.port"));
+    media = runningMedia;
+    stoppers.push(() => runningMedia.stop());
     const viewer = new ViewerRoutes(
-        registry,
+        // wakes MQTT-first cameras on demand (issue 6 item 3); the plain registry without MQTT
+        mqtt?.directory ?? registry,
         {
             advertiseHost,
-            httpPort: config.http.port,
+            // read per request: with port 0 (tests) the bound port is known only after listening
+            get httpPort() {
+                return boundHttpPort;
+            },
             snapshotMaxAgeMs: config.http.snapshotMaxAgeMs,
             snapshotTimeoutMs: config.http.snapshotTimeoutMs,
+            rtspPort: runningMedia.rtspPort,
+            isHlsEnabled: runningMedia.isHlsEnabled,
+            waker: mqtt?.waker ?? null,
         },
         httpLog.child("viewer"),
     );
     const unknownRequests = new RateLimitedCounter(60_000);
+    const web = wireWeb(
+        {
+            cameras,
+            mqtt,
+            viewerStats: () => viewer.stats(),
+            dns,
+            httpPorts: () => http.ports(),
+            expectedHttpListeners: 2,
+            bootstrapCounts: () => http.diagnostics.snapshot().bootstrapCounts,
+            media: () => ({
+                ffmpegProcesses: runningMedia.hub?.activeCameras().length ?? 0,
+                rtspClients: runningMedia.rtsp?.stats().playing ?? 0,
+                hlsViewers: 0,
+            }),
+            version: packageVersion(),
+        },
+        {auth: config.http.auth},
+        httpLog.child("web"),
+    );
     const http = new HttpServer(
         {
             bootstrap: {
@@ -185,12 +245,14 @@ async function build(
             },
             onBootstrapEvent: (event) => handleBootstrapEvent(event, store, httpLog, unknownRequests),
         },
-        [admin, viewer],
+        [...(web.authGate === null ? [] : [web.authGate]), admin, viewer, ...runningMedia.routes, ...web.routes],
         httpLog,
     );
     stoppers.push(() => http.stop());
-    const capture = wireCapture({cameras, http}, {}, log.child("capture"));
+    const capture = wireCapture({cameras, http}, {isMqttTapped: mqtt !== null}, log.child("capture"));
     stoppers.push(() => capture.stop());
+    mqtt?.setCapture({tap: capture.tap, noteFirmware: (id, version) => capture.noteFirmware(id, version, "mqtt")});
+    stoppers.push(() => mqtt?.setCapture(undefined));
     const [httpPort = 0] = await http
         .start([{port: config.http.port, host: config.http.host}])
         .catch((error: unknown) => rethrowAsListenError(error, config.http.host, config.http.port, "http.port"));
@@ -214,6 +276,8 @@ async function build(
 
     const demoCameras = options.demoCameras ?? 0;
     if (demoCameras > 0) {
+        const {Simulator} = await import("../simulator/simulator.js");
+        const {MqttDevice} = await import("../simulator/mqttDevice.js");
         const simulator = new Simulator(
             {cameras: demoCameras, serverHost: "127.0.0.1", httpPort: cloudHttpPort},
             log.child("demo"),
@@ -257,6 +321,16 @@ function packageVersion(): string {
     } catch {
         return "unknown";
     }
+}
+
+/** `cameras.allow` as a predicate for the camera layer (exact ids, as the MQTT state store compares them). */
+function allowListOf(allow: readonly string[]): (id: string) => boolean {
+    const allowed = new Set(allow);
+    return (id) => allowed.has(id);
+}
+
+function bracketIpv6(host: string): string {
+    return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
 }
 
 /** The first non-internal IPv4 address: where Home Assistant most likely reaches us when advertise_host is unset. */

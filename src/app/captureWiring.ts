@@ -5,9 +5,10 @@
  * versions from code 4 replies go to the diagnostics table (the HTTP `version` header is recorded
  * by the HTTP server itself).
  *
- * MQTT: the camera-facing MQTT side is not tapped here yet. It can call `wiring.tap.mqtt(id, dir, event)`
- * (model/captureTap.ts MqttCaptureEvent) for CONNECT / SUBSCRIBE / PUBLISH of a camera, and
- * `wiring.noteFirmware(id, version, "mqtt")` for an Info `version`; pass `isMqttTapped: true` then.
+ * MQTT: app.ts plugs `wiring.tap` into the camera-facing MQTT side (MqttHandle.setCapture, which calls
+ * `tap.mqtt` for a captured camera's CONNECT / SUBSCRIBE / PUBLISH / disconnect and the commands sent
+ * to it) and routes an Info `version` to `wiring.noteFirmware(id, version, "mqtt")`; it passes
+ * `isMqttTapped: true` whenever MQTT is enabled.
  */
 import type {CameraServer} from "../camera/cameraServer.js";
 import {CaptureHub} from "../capture/captureHub.js";

@@ -4,11 +4,27 @@
  * the TCP session and its code 4 base info (online = TCP session OR Status 1, decisions.md 9), the
  * command path (MQTT JSON, or the TCP 301 forward where that is the only way) and snapshots.
  *
+ * Wake for live (issue 6 item 3): `directory` is the registry behind a WakeOnDemandDirectory that
+ * shows MQTT-first cameras idling on MQTT as "asleep, wakes on demand" and publishes the 240 wake
+ * message (template from `cameras.wake`, per camera from `cameras.overrides.<id>.wake`) when a viewer
+ * subscribes to one without a TCP session. Every viewer (HTTP, RTSP/HLS, the HA live-stream switch and
+ * snapshots) should subscribe through `directory`.
+ *
  * app.ts calls `startMqtt()` once and `forget()` / `stop()` later.
  */
+import {randomBytes} from "node:crypto";
 import {MqttBridge} from "../bridge/mqttBridge.js";
 import {type MqttCameraEvent, MqttCameraLink} from "../camera/mqttCameraLink.js";
-import type {CameraDirectory, CameraId, CameraView} from "../model/camera.js";
+import {describeErrStatus, WakeOnDemandDirectory, type WakePresence, type WakeRequest} from "../camera/wakeOnDemand.js";
+import {CLOUD_DOMAIN} from "../http/bootstrapRoutes.js";
+import type {
+    CameraDirectory,
+    CameraFamily,
+    CameraId,
+    CameraView,
+    CameraWaker,
+    WakeRequestResult,
+} from "../model/camera.js";
 import {
     applyCameraReport,
     type CameraCommand,
@@ -22,17 +38,24 @@ import {
     type SnapshotSource,
     withPresence,
 } from "../model/cameraState.js";
+import type {CaptureTap} from "../model/captureTap.js";
 import type {JpegFrame, MediaSubscription} from "../model/media.js";
 import {ContentCode} from "../protocol/commands.js";
+import {deviceFamilyOf, deviceModelOf} from "../protocol/deviceFamily.js";
 import {
     buildFlipForwardContent,
     buildMqttAction,
     buildMqttSetting,
+    buildWakeCommand,
     CommandValidationError,
+    DEFAULT_WAKE_TEMPLATE,
+    isWakeTemplate,
     MqttCommandCode,
     type MqttSettingCode,
     parseBaseInfo,
     validateMqttCommand,
+    WAKE_TEMPLATES,
+    type WakeParams,
     type WireMqttCommand,
 } from "../protocol/mqttPayloads.js";
 import {assertNever} from "../util/assertNever.js";
@@ -61,15 +84,42 @@ export interface MqttConfigSlice {
     };
 }
 
+/** `cameras.wake` (issue 6 item 3). */
+export interface WakeConfigSlice {
+    /** "candidate1" … "candidate5" or "custom" (protocol/mqttPayloads.ts WAKE_TEMPLATES). */
+    readonly template: string;
+    /** JSON text with `{{placeholders}}` for the "custom" template. */
+    readonly customPayload: string | null;
+    /** How long a viewer waits for the camera's TCP registration after the wake. */
+    readonly timeoutMs: number;
+    /** At most one wake per camera this often. */
+    readonly minIntervalMs: number;
+}
+
+export const DEFAULT_WAKE_CONFIG: WakeConfigSlice = {
+    template: DEFAULT_WAKE_TEMPLATE,
+    customPayload: null,
+    timeoutMs: 15_000,
+    minIntervalMs: 5000,
+};
+
+/** `cameras.overrides.<id>`. */
+export interface CameraOverrideSlice {
+    readonly name?: string | null | undefined;
+    readonly area?: string | null | undefined;
+    /** Overrides the family by id prefix: "mqtt-first" cameras are woken on demand. */
+    readonly family?: CameraFamily | null | undefined;
+    readonly wake?:
+        | {readonly template?: string | null | undefined; readonly customPayload?: string | null | undefined}
+        | undefined;
+}
+
 /** `config.cameras`. */
 export interface CamerasConfigSlice {
     /** Empty = every camera. */
     readonly allow?: readonly string[] | undefined;
-    readonly overrides?:
-        | Readonly<
-              Record<string, {readonly name?: string | null | undefined; readonly area?: string | null | undefined}>
-          >
-        | undefined;
+    readonly overrides?: Readonly<Record<string, CameraOverrideSlice>> | undefined;
+    readonly wake?: WakeConfigSlice | undefined;
 }
 
 /** Waits and periods; defaults suit production, tests shorten them (decisions.md 18). */
@@ -129,7 +179,21 @@ export interface MqttWiringDeps {
     readonly streamUrls?: ((id: CameraId) => CameraUrls | null) | undefined;
     /** Web UI page for `configuration_url`. */
     readonly configurationUrl?: ((id: CameraId) => string | null) | undefined;
+    /** Where a woken camera should open TCP (issue 6 item 3); without it no wake is sent. */
+    readonly wakeTarget?: WakeTarget | undefined;
     readonly now?: (() => number) | undefined;
+}
+
+/** The server side of the wake message. */
+export interface WakeTarget {
+    /** The camera TCP port (cloud.tcp_port as bound). */
+    readonly tcpPort: number;
+    /** advertise_host; wins over the address the camera's MQTT connection reached. */
+    readonly advertiseHost?: string | undefined;
+    /** Used when neither advertise_host nor the camera's MQTT connection names an address. */
+    readonly fallbackHost: string;
+    /** The camera's pwd (it returns it as `token` in code 100). */
+    passwordFor(id: CameraId): string;
 }
 
 export interface MqttHandle {
@@ -140,7 +204,28 @@ export interface MqttHandle {
     forget(id: CameraId): Promise<void>;
     /** Validates raw command JSON (known codes and ranges only) and publishes it to the camera. */
     sendCommand(id: CameraId, command: unknown): Promise<CommandResult>;
+    /** The domain command path of the HA bridge; the web UI's entity commands use it too (issue 5 item 2). */
+    readonly commander: CameraCommander;
+    /** The Home Assistant side's MQTT client is connected (/readyz, /metrics). */
+    readonly isBridgeConnected: boolean;
+    /**
+     * The camera directory every viewer should subscribe through: MQTT-first cameras asleep on MQTT are
+     * listed and woken on demand (issue 6 item 3). The plain directory when MQTT is disabled.
+     */
+    readonly directory: CameraDirectory;
+    /** Manual wakes (POST /api/cameras/:id/wake); null when MQTT is disabled. */
+    readonly waker: CameraWaker | null;
+    /**
+     * Plugs in the capture recorder (issue 6 item 5): the camera MQTT traffic goes to `tap`, and every
+     * firmware an Info names goes to `noteFirmware`. undefined unplugs both.
+     */
+    setCapture(capture: MqttCaptureHooks | undefined): void;
     stop(): Promise<void>;
+}
+
+export interface MqttCaptureHooks {
+    readonly tap: CaptureTap;
+    noteFirmware(id: CameraId, version: string): void;
 }
 
 /** Starts the camera broker (or external subscription), the state store and the HA bridge. */
@@ -155,9 +240,16 @@ export async function startMqtt(options: MqttWiringOptions, deps: MqttWiringDeps
             brokerPort: null,
             forget: () => Promise.resolve(),
             sendCommand: () => Promise.resolve({ok: false, reason: "MQTT is disabled"}),
+            commander: {send: () => Promise.resolve({ok: false, reason: "MQTT is disabled"})},
+            isBridgeConnected: false,
+            directory: deps.directory,
+            waker: null,
+            setCapture: () => undefined,
             stop: () => Promise.resolve(),
         };
     }
+    const wakeConfig = options.cameras?.wake ?? DEFAULT_WAKE_CONFIG;
+    checkWakeConfig(options.cameras ?? {}, wakeConfig);
     const bridgeClientId = mqtt.clientId ?? `v720-bridge-${mqtt.baseTopic.replace(/[^A-Za-z0-9_-]/g, "_")}`;
     const link = new MqttCameraLink(
         {
@@ -173,6 +265,69 @@ export async function startMqtt(options: MqttWiringOptions, deps: MqttWiringDeps
         },
         log.child("camera:mqtt"),
     );
+    const wakeLog = log.child("camera:wake");
+    const sendWake = async (id: CameraId, request: WakeRequest): Promise<WakeRequestResult> => {
+        const override = options.cameras?.overrides?.[id]?.wake;
+        const template = request.template ?? override?.template ?? wakeConfig.template;
+        if (!isWakeTemplate(template)) {
+            return {
+                ok: false,
+                error: "invalid",
+                reason: `unknown wake template "${template}" (known: ${WAKE_TEMPLATES.join(", ")})`,
+            };
+        }
+        const target = deps.wakeTarget;
+        if (target === undefined) {
+            return {ok: false, error: "unavailable", reason: "no wake target is wired"};
+        }
+        let command: WireMqttCommand;
+        try {
+            command = buildWakeCommand(
+                template,
+                wakeParams(id, target, link.localAddressOf(id), now()),
+                request.customPayload ?? override?.customPayload ?? wakeConfig.customPayload,
+            );
+        } catch (error) {
+            if (error instanceof CommandValidationError) {
+                return {ok: false, error: "invalid", reason: error.message};
+            }
+            throw error;
+        }
+        if (store.get(id)?.mqttOnline !== true) {
+            return {ok: false, error: "unavailable", reason: "the camera is not connected over MQTT"};
+        }
+        let isSent: boolean;
+        try {
+            isSent = await link.sendCommand(id, command);
+        } catch (error) {
+            return {ok: false, error: "unavailable", reason: error instanceof Error ? error.message : String(error)};
+        }
+        if (!isSent) {
+            return {ok: false, error: "unavailable", reason: "camera broker unavailable"};
+        }
+        wakeLog.debug(() => `${id}: wake ${template} ${JSON.stringify(Object.keys(command))}`);
+        return {ok: true, template, payload: command};
+    };
+
+    const wakeDirectory = new WakeOnDemandDirectory(
+        deps.directory,
+        {
+            ids: () =>
+                store
+                    .list()
+                    .filter((state) => state.wakesOnDemand)
+                    .map((state) => state.id),
+            presence: (id) => presenceOf(store.get(id)),
+            sendWake: (id, request) => sendWake(id, request),
+        },
+        {timeoutMs: wakeConfig.timeoutMs, minIntervalMs: wakeConfig.minIntervalMs},
+        wakeLog,
+        now,
+    );
+
+    let captureHooks: MqttCaptureHooks | undefined;
+    const errStatusLogged = new Map<CameraId, number>();
+    const firmwareNoted = new Map<CameraId, string>();
     const subscriptions: (() => void)[] = [];
     subscriptions.push(
         link.onEvent((event) => {
@@ -180,12 +335,25 @@ export async function startMqtt(options: MqttWiringOptions, deps: MqttWiringDeps
                 () => `${event.id}: MQTT ${event.type}${event.type === "status" ? ` ${event.report.status}` : ""}`,
             );
             store.handleMqttEvent(event);
+            if (event.type !== "info") {
+                return;
+            }
+            const {errStatus, firmware} = event.report.fields;
+            if (errStatus !== undefined) {
+                logErrStatusChange(wakeLog, errStatusLogged, event.id, errStatus);
+                wakeDirectory.handleErrStatus(event.id, errStatus);
+            }
+            if (firmware !== undefined && captureHooks !== undefined && firmwareNoted.get(event.id) !== firmware) {
+                firmwareNoted.set(event.id, firmware);
+                captureHooks.noteFirmware(event.id, firmware);
+            }
         }),
     );
     await link.start();
 
     const reconcile = (): void => {
         store.reconcile(deps.directory.list());
+        wakeDirectory.reconcile();
     };
     reconcile();
     const reconcileTimer = setInterval(reconcile, timings.reconcileIntervalMs);
@@ -193,13 +361,18 @@ export async function startMqtt(options: MqttWiringOptions, deps: MqttWiringDeps
         subscriptions.push(
             deps.onCameraEvent((event) => {
                 store.handleTcpEvent(event);
+                if (event.type === "online") {
+                    wakeDirectory.handleTcpOnline(event.id);
+                } else if (event.type === "offline") {
+                    wakeDirectory.handleTcpOffline(event.id);
+                }
                 reconcile();
             }),
         );
     }
 
-    const commander = new Commander(store, link, deps, log.child("bridge:commands"));
-    const snapshots = new DirectorySnapshots(deps.directory, timings.snapshotTimeoutMs, now);
+    const commander = new Commander(store, link, {...deps, directory: wakeDirectory}, log.child("bridge:commands"));
+    const snapshots = new DirectorySnapshots(wakeDirectory, timings.snapshotTimeoutMs, now);
 
     let bridgeUrl = mqtt.url;
     let username = mqtt.username;
@@ -248,21 +421,124 @@ export async function startMqtt(options: MqttWiringOptions, deps: MqttWiringDeps
         },
         async forget(id) {
             commander.release(id);
+            wakeDirectory.forget(id);
             store.remove(id);
+            errStatusLogged.delete(id);
+            firmwareNoted.delete(id);
             await bridge.forget(id);
         },
         sendCommand: (id, command) => commander.sendRaw(id, command),
+        commander,
+        get isBridgeConnected() {
+            return bridge.connected;
+        },
+        directory: wakeDirectory,
+        waker: wakeDirectory,
+        setCapture(capture) {
+            captureHooks = capture;
+            firmwareNoted.clear();
+            link.setCaptureTap(capture?.tap);
+        },
         async stop() {
             clearInterval(reconcileTimer);
             for (const unsubscribe of subscriptions.splice(0)) {
                 unsubscribe();
             }
             commander.releaseAll();
+            wakeDirectory.stop();
+            link.setCaptureTap(undefined);
             store.dispose();
             await bridge.stop();
             await link.stop();
         },
     };
+}
+
+// ---- wake helpers -------------------------------------------------------------------------------
+
+function presenceOf(state: CameraState | undefined): WakePresence | undefined {
+    if (state === undefined) {
+        return undefined;
+    }
+    return {
+        mqttOnline: state.mqttOnline,
+        wakesOnDemand: state.wakesOnDemand,
+        family: state.family,
+        errStatus: state.errStatus,
+        firmware: state.firmware,
+        lastSeenAtMs: state.lastSeenAtMs,
+    };
+}
+
+/** The values a wake template may use (new-firmware-notes.md §5.2; S = where the camera reached us). */
+function wakeParams(id: CameraId, target: WakeTarget, mqttLocalAddress: string | undefined, nowMs: number): WakeParams {
+    return {
+        deviceId: id,
+        host: target.advertiseHost ?? mqttLocalAddress ?? target.fallbackHost,
+        tcpPort: target.tcpPort,
+        pwd: target.passwordFor(id),
+        domain: CLOUD_DOMAIN,
+        nowS: Math.floor(nowMs / 1000),
+        userId: " ", // as the getDevInfo reply's userInfo_userId (bootstrapRoutes.ts)
+        cliTarget: randomBytes(16).toString("hex"),
+        cliToken: randomBytes(4).toString("hex"),
+    };
+}
+
+/** Fails fast (house-style §4.5 rule 9) on a wake template or custom payload that could never be sent. */
+function checkWakeConfig(cameras: CamerasConfigSlice, wake: WakeConfigSlice): void {
+    const sample: WakeParams = {
+        deviceId: "5c0000000000",
+        host: "192.0.2.1",
+        tcpPort: 6123,
+        pwd: "00000000",
+        domain: CLOUD_DOMAIN,
+        nowS: 0,
+        userId: " ",
+        cliTarget: "0".repeat(32),
+        cliToken: "0".repeat(8),
+    };
+    const check = (path: string, template: string, customPayload: string | null): void => {
+        if (!isWakeTemplate(template)) {
+            throw new Error(
+                `${path}.template: unknown wake template "${template}" (known: ${WAKE_TEMPLATES.join(", ")})`,
+            );
+        }
+        try {
+            buildWakeCommand(template, sample, customPayload);
+        } catch (error) {
+            if (error instanceof CommandValidationError) {
+                throw new Error(`${path}: ${error.message}`, {cause: error});
+            }
+            throw error;
+        }
+    };
+    check("cameras.wake", wake.template, wake.customPayload);
+    for (const [id, override] of Object.entries(cameras.overrides ?? {})) {
+        const own = override.wake;
+        if (own !== undefined && (own.template ?? own.customPayload ?? null) !== null) {
+            check(
+                `cameras.overrides.${id}.wake`,
+                own.template ?? wake.template,
+                own.customPayload ?? wake.customPayload,
+            );
+        }
+    }
+}
+
+function logErrStatusChange(log: Logger, logged: Map<CameraId, number>, id: CameraId, errStatus: number): void {
+    const previous = logged.get(id);
+    if (previous === errStatus || (previous === undefined && errStatus === 0)) {
+        logged.set(id, errStatus);
+        return;
+    }
+    logged.set(id, errStatus);
+    const text = `camera ${id} reports errStatus ${errStatus} (${describeErrStatus(errStatus)} [guess])`;
+    if (errStatus === 0) {
+        log.info(text);
+    } else {
+        log.warn(text);
+    }
 }
 
 // ---- state store --------------------------------------------------------------------------------
@@ -507,10 +783,14 @@ export class CameraStateStore implements CameraStateSource {
 
     #initial(id: CameraId): CameraState {
         const override = this.#overrides?.[id];
+        const family = override?.family ?? deviceFamilyOf(id);
         return {
             ...emptyCameraState(id),
             name: override?.name ?? null,
             area: override?.area ?? null,
+            family,
+            model: deviceModelOf(id) ?? null,
+            wakesOnDemand: family === "mqtt-first",
             urls: this.#streamUrls?.(id) ?? null,
         };
     }
@@ -704,6 +984,7 @@ class DirectorySnapshots implements SnapshotSource {
         return new Promise<JpegFrame | undefined>((resolve) => {
             let subscription: MediaSubscription | undefined;
             let settled = false;
+            let timer: NodeJS.Timeout | undefined;
             const finish = (frame: JpegFrame | undefined): void => {
                 if (settled) {
                     return;
@@ -713,9 +994,6 @@ class DirectorySnapshots implements SnapshotSource {
                 subscription?.close();
                 resolve(frame);
             };
-            const timer = setTimeout(() => {
-                finish(undefined);
-            }, this.#timeoutMs);
             const result = this.#directory.subscribe(id, {
                 onFrame: (frame) => {
                     finish(frame);
@@ -731,7 +1009,15 @@ class DirectorySnapshots implements SnapshotSource {
             subscription = result.subscription;
             if (settled) {
                 subscription.close();
+                return;
             }
+            // A camera being woken first gets its wake timeout on top (issue 6 item 3).
+            timer = setTimeout(
+                () => {
+                    finish(undefined);
+                },
+                this.#timeoutMs + (result.waking?.timeoutMs ?? 0),
+            );
         });
     }
 }

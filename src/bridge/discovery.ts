@@ -41,7 +41,7 @@ export interface DiscoveryMessage {
 }
 
 /** What a camera entity needs from the camera before it is published (decisions.md 10). */
-export type Requirement = "flip" | "motionSensitivity" | "pirSensitivity" | "tcp";
+export type Requirement = "flip" | "motionSensitivity" | "pirSensitivity" | "tcp" | "errStatus";
 
 export interface EntitySpec {
     /** Permanent key: part of unique_id and of the command topic. */
@@ -243,6 +243,14 @@ export const CAMERA_ENTITIES: readonly EntitySpec[] = [
         config: {name: "Firmware", icon: "mdi:chip", entity_category: "diagnostic"},
     },
     {
+        // Info `errStatus` after a wake: 1 too many viewers, 2 could not connect [GUESS] (new-firmware-notes.md §3.1)
+        key: "err_status",
+        platform: "sensor",
+        stateKey: "err_status",
+        requires: "errStatus",
+        config: {name: "Camera error status", icon: "mdi:alert-circle-outline", entity_category: "diagnostic"},
+    },
+    {
         key: "last_seen",
         platform: "sensor",
         stateKey: "last_seen",
@@ -281,7 +289,8 @@ export function meetsRequirement(state: CameraState, requirement: Requirement | 
         case undefined:
             return true;
         case "tcp":
-            return state.tcpKnown;
+            // MQTT-first cameras have no TCP session until woken, and a viewer wakes them (issue 6 item 3).
+            return state.tcpKnown || state.wakesOnDemand;
         case "flip":
             // 216 is a TCP forward: needs the field (from code 4) and a TCP path.
             return state.tcpKnown && state.flip !== null;
@@ -289,6 +298,8 @@ export function meetsRequirement(state: CameraState, requirement: Requirement | 
             return state.motionSensitivity !== null;
         case "pirSensitivity":
             return state.pirSensitivity !== null;
+        case "errStatus":
+            return state.errStatus !== null;
         default:
             return assertNever(requirement);
     }
@@ -315,7 +326,7 @@ export function buildCameraDiscovery(
         identifiers: [cameraDeviceId(state.id)],
         name: state.name ?? `V720 ${state.id}`,
         manufacturer: "Naxclow",
-        model: "A9 / V720 mini camera",
+        model: deviceModel(state),
         serial_number: state.id,
         via_device: bridgeDeviceId(base),
     };
@@ -338,6 +349,14 @@ export function buildCameraDiscovery(
     }
     return assemble(context, state.id, device, availability, components);
 }
+
+/** The vendor app's model name for the id prefix, with the family when it is MQTT-first ("P3 (MQTT-first)"). */
+export function deviceModel(state: Pick<CameraState, "model" | "family">): string {
+    const model = state.model ?? DEFAULT_MODEL;
+    return state.family === "mqtt-first" ? `${model} (MQTT-first)` : model;
+}
+
+const DEFAULT_MODEL = "A9 / V720 mini camera";
 
 /** Discovery for the bridge device (version, cameras online, re-publish button). */
 export function buildBridgeDiscovery(context: DiscoveryContext): DiscoveryMessage[] {

@@ -166,7 +166,8 @@ export class MqttBridge {
         if (this.#options.snapshotIntervalMs > 0) {
             this.#snapshotTimer = setInterval(() => {
                 for (const state of this.#deps.states.list()) {
-                    if (state.online && state.tcpKnown) {
+                    // A camera asleep on MQTT is not woken just for a periodic snapshot (battery cameras).
+                    if (state.online && state.tcpKnown && (state.tcpOnline || !state.wakesOnDemand)) {
                         this.#snapshot(state.id, "interval");
                     }
                 }

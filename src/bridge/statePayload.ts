@@ -65,6 +65,11 @@ export function buildStatePayload(
         sd_capacity_raw: state.sdCapacity,
         wifi_name: state.wifiName,
         firmware: state.firmware,
+        family: state.family,
+        model: state.model,
+        // "on-demand": idles on MQTT without TCP and is woken when a viewer asks (issue 6 item 3)
+        wake: state.wakesOnDemand ? "on-demand" : null,
+        err_status: state.errStatus,
         wifi_networks: state.wifiScan === null ? null : state.wifiScan.length,
         wifi_scan: state.wifiScan === null ? null : state.wifiScan.map((n) => ({ssid: n.ssid, rssi: n.rssi})),
         last_seen: isoOrNull(state.lastSeenAtMs),

@@ -11,11 +11,15 @@
  *   `.../sub/<id>`;
  * - every other client must authenticate against `mqtt.broker.users` when that list is not empty;
  * - will messages are delivered like any publish.
+ *
+ * Capture (issue 6 item 5): while a capture of a camera runs, its CONNECT (password redacted by the
+ * recorder), SUBSCRIBE, PUBLISHes, disconnect and the commands sent to it go to the capture tap.
  */
 import {randomBytes, timingSafeEqual} from "node:crypto";
-import {createServer, type Server} from "node:net";
+import {createServer, type Server, Socket} from "node:net";
 import {Aedes, type AuthenticateError, type Client} from "aedes";
 import {connect, type MqttClient} from "mqtt";
+import type {CaptureDirection, CaptureTapSlot, MqttCaptureEvent} from "../model/captureTap.js";
 import {ProtocolError} from "../protocol/errors.js";
 import {
     decodeDeviceJson,
@@ -77,6 +81,7 @@ export class MqttCameraLink {
     #server: Server | null = null;
     #client: MqttClient | null = null;
     #port: number | null = null;
+    readonly #capture: CaptureTapSlot = {tap: undefined};
 
     constructor(options: MqttCameraLinkOptions, log: Logger) {
         this.#options = options;
@@ -98,6 +103,29 @@ export class MqttCameraLink {
         const address = loopback ? "127.0.0.1" : host;
         const hostPart = address.includes(":") ? `[${address}]` : address;
         return {url: `mqtt://${hostPart}:${this.#port}`, username: LOCAL_USERNAME, password: this.#localPassword};
+    }
+
+    /**
+     * Plugs in the capture recorder (issue 6 item 5): the MQTT traffic of a captured camera goes to
+     * `tap.mqtt` while `tap.isActive`; undefined unplugs it.
+     */
+    setCaptureTap(tap: CaptureTapSlot["tap"]): void {
+        this.#capture.tap = tap;
+    }
+
+    /**
+     * The local address the camera's MQTT connection reached (embedded broker only): the address the
+     * camera can reach us at, for the wake message's `host`. Undefined when not connected here.
+     */
+    localAddressOf(id: string): string | undefined {
+        for (const client of this.#connections.get(id) ?? []) {
+            const conn: unknown = client.conn;
+            if (conn instanceof Socket && typeof conn.localAddress === "string") {
+                const address = conn.localAddress;
+                return address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
+            }
+        }
+        return undefined;
     }
 
     /** Camera ids with a live MQTT connection to the embedded broker. */
@@ -155,6 +183,7 @@ export class MqttCameraLink {
         }
         const topic = naxclowCommandTopic(id);
         const payload = Buffer.from(JSON.stringify(command), "utf8");
+        this.#tap(id, "out", {kind: "publish", topic, payload, qos: 0, retain: false});
         const broker = this.#broker;
         if (broker !== null) {
             await new Promise<void>((resolve, reject) => {
@@ -180,6 +209,10 @@ export class MqttCameraLink {
         const broker = await Aedes.createBroker({
             // aedes defaults to the MQTT 3.1 limit of 23; HA, Node-RED or a long base topic can exceed it.
             maxClientsIdLength: 256,
+            preConnect: (_client, packet, done) => {
+                this.#tapConnect(packet);
+                done(null, true);
+            },
             authenticate: (client, username, password, done) => {
                 done(...this.#authenticate(client, username, password));
             },
@@ -193,7 +226,15 @@ export class MqttCameraLink {
         broker.on("publish", (packet, client) => {
             if (packet.topic === NaxclowTopic.status || packet.topic === NaxclowTopic.info) {
                 const cameraId = client !== null && this.#cameraClients.has(client) ? client.id : null;
-                this.#handleDevicePublish(packet.topic, toBuffer(packet.payload), cameraId);
+                this.#handleDevicePublish(packet.topic, toBuffer(packet.payload), cameraId, {
+                    qos: packet.qos,
+                    retain: packet.retain,
+                });
+            }
+        });
+        broker.on("subscribe", (subscriptions, client) => {
+            if (this.#cameraClients.has(client)) {
+                this.#tap(client.id, "in", {kind: "subscribe", topics: subscriptions.map((s) => s.topic)});
             }
         });
         broker.on("clientReady", (client) => {
@@ -212,6 +253,7 @@ export class MqttCameraLink {
             if (set === undefined || !set.delete(client)) {
                 return;
             }
+            this.#tap(client.id, "in", {kind: "disconnect"});
             if (set.size === 0) {
                 this.#connections.delete(client.id);
                 this.#log.debug(`camera ${client.id} disconnected from MQTT`);
@@ -279,8 +321,8 @@ export class MqttCameraLink {
                     );
                 });
         });
-        client.on("message", (topic, payload) => {
-            this.#handleDevicePublish(topic, payload, null);
+        client.on("message", (topic, payload, packet) => {
+            this.#handleDevicePublish(topic, payload, null, {qos: packet.qos, retain: packet.retain});
         });
         await new Promise<void>((resolve) => {
             const timer = setTimeout(() => {
@@ -353,7 +395,15 @@ export class MqttCameraLink {
         return false;
     }
 
-    #handleDevicePublish(topic: string, payload: Buffer, clientCameraId: string | null): void {
+    #handleDevicePublish(
+        topic: string,
+        payload: Buffer,
+        clientCameraId: string | null,
+        flags: {readonly qos: number; readonly retain: boolean},
+    ): void {
+        if (clientCameraId !== null) {
+            this.#tap(clientCameraId, "in", {kind: "publish", topic, payload, ...flags});
+        }
         let event: MqttCameraEvent;
         try {
             if (topic === NaxclowTopic.status) {
@@ -380,7 +430,42 @@ export class MqttCameraLink {
             this.#drop(`bad-${topic === NaxclowTopic.status ? "status" : "info"}`, error.message, payload);
             return;
         }
+        if (clientCameraId === null) {
+            // external broker: attributed by the id inside the payload
+            this.#tap(event.id, "in", {kind: "publish", topic, payload, ...flags});
+        }
         this.#emit(event);
+    }
+
+    #tap(id: string, direction: CaptureDirection, event: MqttCaptureEvent): void {
+        const tap = this.#capture.tap;
+        if (tap?.isActive === true && tap.isCapturing(id)) {
+            tap.mqtt(id, direction, event);
+        }
+    }
+
+    #tapConnect(packet: {
+        readonly clientId: string;
+        readonly username?: string | undefined;
+        readonly password?: Buffer | undefined;
+        readonly keepalive?: number | undefined;
+        readonly will?: {readonly topic: string; readonly payload: Buffer | string} | null | undefined;
+    }): void {
+        const tap = this.#capture.tap;
+        if (tap?.isActive !== true || !tap.isCapturing(packet.clientId)) {
+            return;
+        }
+        tap.mqtt(packet.clientId, "in", {
+            kind: "connect",
+            clientId: packet.clientId,
+            username: packet.username,
+            password: packet.password,
+            keepaliveS: packet.keepalive,
+            will:
+                packet.will === undefined || packet.will === null
+                    ? undefined
+                    : {topic: packet.will.topic, payload: packet.will.payload},
+        });
     }
 
     #emit(event: MqttCameraEvent): void {

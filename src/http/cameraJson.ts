@@ -2,7 +2,7 @@
  * PURE builders for the viewer API's JSON (decisions.md 20: camelCase, ISO 8601 times, absolute
  * `urls`). No I/O; viewerRoutes.ts calls them with the request's Host header.
  */
-import type {CameraFamily, CameraView, StreamState} from "../model/camera.js";
+import type {CameraFamily, CameraView, StreamState, WakeState} from "../model/camera.js";
 import {deviceFamilyOf, deviceModelOf} from "../protocol/deviceFamily.js";
 
 /** How stream URLs are built. */
@@ -33,7 +33,21 @@ export interface CameraJson {
     readonly family: CameraFamily;
     /** The vendor app's model name for the id prefix ("A9-4", "P3", "CloudIpc", …), or null. */
     readonly model: string | null;
+    /** decisions.md 9: a TCP session or MQTT Status 1 (an MQTT-first camera idling on MQTT is online). */
     readonly online: boolean;
+    /** Has a TCP control session. */
+    readonly tcpOnline: boolean;
+    /** MQTT Status 1 seen and not withdrawn; null when the bridge does not follow MQTT. */
+    readonly mqttOnline: boolean | null;
+    /** "on-demand": idles on MQTT and opens TCP only when woken (a viewer wakes it); null for classic cameras. */
+    readonly wake: "on-demand" | null;
+    /** asleep / waking / awake / no-answer / unreachable for cameras that wake on demand, else null. */
+    readonly wakeState: WakeState | null;
+    readonly lastWakeAt: string | null;
+    /** The template of the last wake message ("candidate1", …). */
+    readonly lastWakeTemplate: string | null;
+    /** The last MQTT Info `errStatus` (1 too many viewers, 2 could not connect [GUESS]), null when never sent. */
+    readonly errStatus: number | null;
     readonly streaming: boolean;
     readonly streamState: StreamState;
     readonly fps: number;
@@ -98,7 +112,14 @@ export function buildCameraJson(view: CameraView, urls: StreamUrls): CameraJson 
         firmware: view.firmware,
         family: view.family ?? deviceFamilyOf(view.id),
         model: view.model === undefined ? (deviceModelOf(view.id) ?? null) : view.model,
-        online: view.online,
+        online: view.online || view.mqttOnline === true,
+        tcpOnline: view.online,
+        mqttOnline: view.mqttOnline ?? null,
+        wake: view.wake?.mode ?? null,
+        wakeState: view.wake?.state ?? null,
+        lastWakeAt: isoOrNull(view.wake?.lastWakeAtMs ?? null),
+        lastWakeTemplate: view.wake?.lastTemplate ?? null,
+        errStatus: view.errStatus ?? null,
         streaming: view.streamState === "streaming",
         streamState: view.streamState,
         fps: view.fps,

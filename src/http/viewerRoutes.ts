@@ -11,11 +11,29 @@
  * | GET /api/cameras/:id/snapshot.jpg       | /dev/:id/snapshot  | image/jpeg, or 504 JSON after a timeout  |
  * | GET /api/cameras/:id/audio.wav          | /dev/:id/audio     | endless WAV, G.711 A-law 8 kHz mono      |
  * |                                         | /dev/list          | [{"uid","host","port"}] (TCP peer)       |
+ * | POST /api/cameras/:id/wake              |                    | publishes a wake message (see below)     |
  *
- * Only GET is allowed (HEAD and the rest get 405). Query strings are ignored.
+ * Only GET is allowed (HEAD and the rest get 405), except POST for `wake`. Query strings are ignored.
+ *
+ * Cameras that wake on demand (issue 6 item 3): when the directory answers a subscription with
+ * `waking`, MJPEG and audio send their headers only with the first frame (or audio chunk), so a camera
+ * that never answers the wake gets a clean `504` JSON reply (`{"error","camera","reason"}`) instead of
+ * an empty stream; snapshots wait the wake timeout on top of their own.
+ *
+ * `POST /api/cameras/:id/wake` (Content-Type: application/json, body `{}` or
+ * `{"template":"candidate3"}` or `{"template":"custom","payload":{"code":240,"host":"{{host}}"}}`)
+ * publishes one wake message now: 200 `{"ok":true,"template","payload"}` (secrets redacted), 400 bad
+ * template or payload, 404 unknown camera, 429 + Retry-After within the rate limit, 503 not sent.
  */
 import type {IncomingMessage, ServerResponse} from "node:http";
-import type {CameraDirectory, CameraView, StreamUnavailableReason} from "../model/camera.js";
+import {
+    type CameraDirectory,
+    type CameraView,
+    type CameraWaker,
+    type StreamUnavailableReason,
+    WakeEndReason,
+    wakeEndReasonOf,
+} from "../model/camera.js";
 import type {AudioChunk, JpegFrame, MediaConsumer, MediaSubscription} from "../model/media.js";
 import {encodeAlaw} from "../protocol/g711.js";
 import {buildWavHeader} from "../protocol/wav.js";
@@ -43,6 +61,8 @@ export interface ViewerRoutesOptions extends UrlOptions {
     readonly maxBufferedAudioBytes?: number | undefined;
     /** Wall clock for snapshot freshness (compared with JpegFrame.receivedAtMs). Default Date.now. */
     readonly nowMs?: (() => number) | undefined;
+    /** Serves POST /api/cameras/:id/wake; without it that route answers 503. */
+    readonly waker?: CameraWaker | null | undefined;
 }
 
 /** Live figures for diagnostics and tests. */
@@ -75,7 +95,13 @@ type MediaRoute = "mjpeg" | "snapshot" | "audio";
 type Match =
     | {readonly kind: "health" | "list" | "devList"}
     | {readonly kind: "camera"; readonly id: string}
-    | {readonly kind: MediaRoute; readonly id: string};
+    | {readonly kind: MediaRoute; readonly id: string}
+    | {readonly kind: "wake"; readonly id: string};
+
+/** Largest body of POST /api/cameras/:id/wake. */
+const MAX_WAKE_BODY_BYTES = 8192;
+/** Keys of a wake payload never echoed in clear. */
+const SECRET_WAKE_KEYS: ReadonlySet<string> = new Set(["pwd", "cliToken", "token", "tarPwd"]);
 
 interface StreamSpec {
     readonly kind: OpenStream["kind"];
@@ -101,6 +127,8 @@ export class ViewerRoutes implements RouteHandler {
     readonly #nowMs: () => number;
     readonly #streams = new Set<OpenStream>();
     readonly #snapshots = new Set<() => void>();
+    /** Streams waiting for a camera to wake (no headers sent yet): cancel functions. */
+    readonly #deferred = new Set<() => void>();
     #framesSent = 0;
     #framesDropped = 0;
     #peakBufferedBytes = 0;
@@ -117,8 +145,9 @@ export class ViewerRoutes implements RouteHandler {
         if (match === undefined) {
             return false;
         }
-        if (route.method !== "GET") {
-            sendMethodNotAllowed(res, route.method, "GET");
+        const allowed = match.kind === "wake" ? "POST" : "GET";
+        if (route.method !== allowed) {
+            sendMethodNotAllowed(res, route.method, allowed);
             return true;
         }
         switch (match.kind) {
@@ -153,6 +182,9 @@ export class ViewerRoutes implements RouteHandler {
             case "audio":
                 this.#serveAudio(req, res, match.id);
                 return true;
+            case "wake":
+                this.#serveWake(req, res, match.id);
+                return true;
             default:
                 return assertNever(match);
         }
@@ -160,7 +192,7 @@ export class ViewerRoutes implements RouteHandler {
 
     /** Ends every open stream and answers every waiting snapshot with 503. */
     closeAll(): void {
-        for (const cancel of [...this.#snapshots]) {
+        for (const cancel of [...this.#snapshots, ...this.#deferred]) {
             cancel();
         }
         for (const open of [...this.#streams]) {
@@ -228,7 +260,11 @@ export class ViewerRoutes implements RouteHandler {
         });
     }
 
-    /** An endless response fed by a subscription, with the slow-client rule of BoundedStream. */
+    /**
+     * An endless response fed by a subscription, with the slow-client rule of BoundedStream. For a camera
+     * being woken, the headers wait for the first unit: the viewer gets a JSON error instead when the
+     * wake fails or nothing arrives within the wake timeout plus the snapshot timeout.
+     */
     #serveStream(req: IncomingMessage, res: ServerResponse, id: string, spec: StreamSpec): void {
         if (this.#directory.get(id) === undefined) {
             sendUnknownCamera(res, id);
@@ -237,8 +273,30 @@ export class ViewerRoutes implements RouteHandler {
         const stream = new BoundedStream(res, spec.maxBufferedBytes);
         let isOpen = false;
         let earlyEnd: string | undefined;
+        let subscription: MediaSubscription | undefined;
+        /** Set while the headers wait for a camera to wake; ends that wait (timer, server-stop hook). */
+        let stopWaiting: (() => void) | undefined;
+        const open = (): void => {
+            if (isOpen || subscription === undefined || res.writableEnded || res.destroyed) {
+                return;
+            }
+            stopWaiting?.();
+            stopWaiting = undefined;
+            startStream(res, spec.contentType);
+            if (spec.preamble !== undefined) {
+                res.write(spec.preamble);
+            }
+            isOpen = true;
+            this.#track(res, spec.kind, stream, subscription, id, req);
+        };
         const write = (unit: readonly (Uint8Array | string)[] | undefined): void => {
-            if (isOpen && unit !== undefined) {
+            if (unit === undefined) {
+                return;
+            }
+            if (stopWaiting !== undefined) {
+                open();
+            }
+            if (isOpen) {
                 this.#writeUnit(stream, unit);
             }
         };
@@ -247,29 +305,61 @@ export class ViewerRoutes implements RouteHandler {
             ...(frameUnit === undefined ? {} : {onFrame: (frame: JpegFrame) => write(frameUnit(frame))}),
             ...(audioUnit === undefined ? {} : {onAudio: (chunk: AudioChunk) => write(audioUnit(chunk))}),
             onEnd: (reason: string) => {
-                if (!isOpen) {
+                if (isOpen) {
+                    this.#log.info(`camera ${id} ended, closing ${spec.kind} viewer`, {reason});
+                    res.end();
+                } else if (stopWaiting !== undefined) {
+                    stopWaiting();
+                    stopWaiting = undefined;
+                    subscription?.close();
+                    sendEnded(res, id, reason);
+                } else {
                     earlyEnd = reason;
-                    return;
                 }
-                this.#log.info(`camera ${id} ended, closing ${spec.kind} viewer`, {reason});
-                res.end();
             },
         };
-        const subscription = this.#subscribe(res, id, consumer);
-        if (subscription === undefined) {
+        const result = this.#directory.subscribe(id, consumer);
+        if (!result.ok) {
+            sendUnavailable(res, id, result.reason);
             return;
         }
+        const pending = result.subscription;
+        subscription = pending;
         if (earlyEnd !== undefined) {
-            subscription.close();
-            sendJsonError(res, 503, "camera went away", {camera: id, reason: earlyEnd});
+            pending.close();
+            sendEnded(res, id, earlyEnd);
             return;
         }
-        startStream(res, spec.contentType);
-        if (spec.preamble !== undefined) {
-            res.write(spec.preamble);
+        if (result.waking === undefined) {
+            open();
+            return;
         }
-        isOpen = true;
-        this.#track(res, spec.kind, stream, subscription, id, req);
+        // issue 6 item 3: the camera is being woken; headers go out with the first unit, or an error instead.
+        const waitMs = result.waking.timeoutMs + (this.#options.snapshotTimeoutMs ?? DEFAULT_SNAPSHOT_TIMEOUT_MS);
+        this.#log.info(`${spec.kind} viewer of ${id} waits for the camera to wake (up to ${waitMs} ms)`);
+        const giveUp = (status: number, message: string, details: Readonly<Record<string, unknown>>): void => {
+            stopWaiting?.();
+            stopWaiting = undefined;
+            pending.close();
+            sendJsonError(res, status, message, {camera: id, ...details});
+        };
+        const onServerStop = (): void => giveUp(503, "server stopping", {});
+        const timer = setTimeout(() => {
+            this.#log.warn(`${spec.kind} viewer of ${id}: no media ${waitMs} ms after the wake`);
+            giveUp(504, "camera sent no frame in time", {reason: "woke but sent nothing", timeoutMs: waitMs});
+        }, waitMs);
+        this.#deferred.add(onServerStop);
+        stopWaiting = () => {
+            clearTimeout(timer);
+            this.#deferred.delete(onServerStop);
+        };
+        res.on("close", () => {
+            if (stopWaiting !== undefined) {
+                stopWaiting();
+                stopWaiting = undefined;
+                pending.close();
+            }
+        });
     }
 
     #serveSnapshot(res: ServerResponse, id: string): void {
@@ -300,34 +390,105 @@ export class ViewerRoutes implements RouteHandler {
         };
         const cancel = (): void =>
             finish(() => sendJsonError(res, 503, "server stopping", {camera: id}, [["Connection", "close"]]));
-        subscription = this.#subscribe(res, id, {
+        const result = this.#directory.subscribe(id, {
             onFrame: (frame: JpegFrame) => finish(() => sendJpeg(res, frame)),
-            onEnd: (reason: string) => finish(() => sendJsonError(res, 503, "camera went away", {camera: id, reason})),
+            onEnd: (reason: string) => finish(() => sendEnded(res, id, reason)),
         });
-        if (subscription === undefined) {
+        if (!result.ok) {
             isDone = true;
+            sendUnavailable(res, id, result.reason);
             return;
         }
+        subscription = result.subscription;
         if (isDone) {
-            subscription.close(); // a frame arrived during subscribe()
+            subscription.close(); // a frame arrived (or the camera ended) during subscribe()
             return;
         }
         this.#snapshots.add(cancel);
+        // A camera being woken first (issue 6 item 3) gets its wake timeout on top.
+        const waitMs = timeoutMs + (result.waking?.timeoutMs ?? 0);
         timer = setTimeout(() => {
-            this.#log.warn(`snapshot of ${id} timed out after ${timeoutMs} ms`);
-            finish(() => sendJsonError(res, 504, "camera sent no frame in time", {camera: id, timeoutMs}));
-        }, timeoutMs);
+            this.#log.warn(`snapshot of ${id} timed out after ${waitMs} ms`);
+            finish(() => sendJsonError(res, 504, "camera sent no frame in time", {camera: id, timeoutMs: waitMs}));
+        }, waitMs);
         res.on("close", () => finish(() => undefined));
     }
 
-    /** Subscribes, or answers 404/503 and returns undefined. */
-    #subscribe(res: ServerResponse, id: string, consumer: MediaConsumer): MediaSubscription | undefined {
-        const result = this.#directory.subscribe(id, consumer);
-        if (result.ok) {
-            return result.subscription;
+    #serveWake(req: IncomingMessage, res: ServerResponse, id: string): void {
+        const waker = this.#options.waker;
+        if (waker === undefined || waker === null) {
+            sendJsonError(res, 503, "waking needs the MQTT side (mqtt.enabled)", {camera: id});
+            return;
         }
-        sendUnavailable(res, id, result.reason);
-        return undefined;
+        const contentType = req.headers["content-type"] ?? "";
+        if (!/^application\/json\s*(;|$)/i.test(contentType)) {
+            // also keeps cross-site form posts out (a browser must pre-flight JSON)
+            sendJsonError(res, 415, "expected Content-Type: application/json");
+            return;
+        }
+        readBody(req, MAX_WAKE_BODY_BYTES).then(
+            (body) => {
+                if (body === undefined) {
+                    sendJsonError(res, 413, "request body too large", {maxBodyBytes: MAX_WAKE_BODY_BYTES});
+                    return;
+                }
+                const request = parseWakeBody(body);
+                if (typeof request === "string") {
+                    sendJsonError(res, 400, request);
+                    return;
+                }
+                this.#wake(res, waker, id, request);
+            },
+            (error: unknown) => {
+                this.#log.debug(`wake body not read: ${error instanceof Error ? error.message : String(error)}`);
+                res.destroy();
+            },
+        );
+    }
+
+    #wake(
+        res: ServerResponse,
+        waker: CameraWaker,
+        id: string,
+        request: {readonly template?: string; readonly customPayload?: string},
+    ): void {
+        waker.wake(id, request).then(
+            (result) => {
+                if (result.ok) {
+                    sendJson(res, 200, {
+                        ok: true,
+                        camera: id,
+                        template: result.template,
+                        payload: redactWakePayload(result.payload),
+                    });
+                    return;
+                }
+                switch (result.error) {
+                    case "unknown-camera":
+                        sendUnknownCamera(res, id);
+                        return;
+                    case "invalid":
+                        sendJsonError(res, 400, result.reason, {camera: id});
+                        return;
+                    case "too-soon": {
+                        const retryAfterMs = result.retryAfterMs ?? 1000;
+                        sendJsonError(res, 429, result.reason, {camera: id, retryAfterMs}, [
+                            ["Retry-After", String(Math.max(1, Math.ceil(retryAfterMs / 1000)))],
+                        ]);
+                        return;
+                    }
+                    case "unavailable":
+                        sendJsonError(res, 503, `wake not sent: ${result.reason}`, {camera: id});
+                        return;
+                    default:
+                        assertNever(result.error);
+                }
+            },
+            (error: unknown) => {
+                this.#log.error(`wake of ${id} failed`, {error});
+                sendJsonError(res, 500, "wake failed", {camera: id});
+            },
+        );
     }
 
     /** Runs on the camera's hot path: never throws. */
@@ -391,6 +552,8 @@ function matchRoute(segments: readonly string[]): Match | undefined {
                 return {kind: "snapshot", id};
             case "audio.wav":
                 return {kind: "audio", id};
+            case "wake":
+                return {kind: "wake", id};
             default:
                 return undefined;
         }
@@ -473,6 +636,89 @@ function sendUnavailable(res: ServerResponse, id: string, reason: StreamUnavaila
         default:
             assertNever(reason);
     }
+}
+
+/** A consumer's onEnd before any media: 504 when its camera did not wake in time, else 503, JSON either way. */
+function sendEnded(res: ServerResponse, id: string, reason: string): void {
+    const wakeEnd = wakeEndReasonOf(reason);
+    switch (wakeEnd) {
+        case WakeEndReason.timeout:
+            sendJsonError(res, 504, "camera did not wake up in time", {camera: id, reason});
+            return;
+        case WakeEndReason.refused:
+            sendJsonError(res, 503, "camera refused the wake", {camera: id, reason});
+            return;
+        case WakeEndReason.failed:
+            sendJsonError(res, 503, "camera could not be woken", {camera: id, reason});
+            return;
+        case undefined:
+            sendJsonError(res, 503, "camera went away", {camera: id, reason});
+            return;
+        default:
+            assertNever(wakeEnd);
+    }
+}
+
+/** `{}`, `{"template":"candidate2"}` or `{"template":"custom","payload":<object or JSON text>}`; a string is an error. */
+function parseWakeBody(body: string): {template?: string; customPayload?: string} | string {
+    if (body.trim() === "") {
+        return {};
+    }
+    let value: unknown;
+    try {
+        value = JSON.parse(body);
+    } catch {
+        return "body is not JSON";
+    }
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+        return "body must be a JSON object";
+    }
+    const record = value as Record<string, unknown>;
+    const out: {template?: string; customPayload?: string} = {};
+    const template = record["template"];
+    if (template !== undefined) {
+        if (typeof template !== "string") {
+            return "template must be a string";
+        }
+        out.template = template;
+    }
+    const payload = record["payload"];
+    if (typeof payload === "string") {
+        out.customPayload = payload;
+    } else if (typeof payload === "object" && payload !== null && !Array.isArray(payload)) {
+        out.customPayload = JSON.stringify(payload);
+    } else if (payload !== undefined) {
+        return "payload must be a JSON object or its text";
+    }
+    return out;
+}
+
+function redactWakePayload(payload: Readonly<Record<string, unknown>>): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(payload)) {
+        out[key] = SECRET_WAKE_KEYS.has(key) && value !== null ? "<redacted>" : value;
+    }
+    return out;
+}
+
+/** The body as UTF-8, or undefined when it exceeds `maxBytes`. */
+function readBody(req: IncomingMessage, maxBytes: number): Promise<string | undefined> {
+    return new Promise((resolve, reject) => {
+        const chunks: Buffer[] = [];
+        let total = 0;
+        const onData = (chunk: Buffer): void => {
+            total += chunk.length;
+            if (total <= maxBytes) {
+                chunks.push(chunk);
+            }
+        };
+        req.on("data", onData);
+        req.once("end", () => {
+            req.off("data", onData);
+            resolve(total > maxBytes ? undefined : Buffer.concat(chunks).toString("utf8"));
+        });
+        req.once("error", reject);
+    });
 }
 
 /** s16le → A-law; an odd trailing byte is dropped. */

@@ -3,7 +3,7 @@
  * its code 4 base info, plus the interfaces the Home Assistant bridge uses to read state, send
  * commands and get snapshots. app/ implements them; bridge/ only sees these types.
  */
-import type {CameraId} from "./camera.js";
+import type {CameraFamily, CameraId} from "./camera.js";
 import type {JpegFrame} from "./media.js";
 
 export interface WifiNetworkState {
@@ -33,6 +33,8 @@ export interface CameraReport {
     readonly wifiName?: string;
     readonly firmware?: string;
     readonly wifiScan?: {readonly networks: readonly WifiNetworkState[]};
+    /** Info `errStatus` (new-firmware-notes.md §3.1): 1 too many viewers, 2 could not connect [GUESS]. */
+    readonly errStatus?: number;
 }
 
 /** Stream URLs published as camera attributes (decisions.md 20 names). */
@@ -50,6 +52,14 @@ export interface CameraState {
     readonly name: string | null;
     /** Suggested area (cameras.overrides.<id>.area) or null. */
     readonly area: string | null;
+    /** By id prefix or cameras.overrides.<id>.family (new-firmware-notes.md §2). */
+    readonly family: CameraFamily;
+    /** The vendor app's model name for the id prefix ("A9-4", "P3", …), or null. */
+    readonly model: string | null;
+    /** Idles on MQTT and opens TCP only when woken (the MQTT-first family): video wakes it on demand. */
+    readonly wakesOnDemand: boolean;
+    /** The last Info `errStatus`, null when never reported. */
+    readonly errStatus: number | null;
     /** decisions.md 9: TCP session OR MQTT Status 1. */
     readonly online: boolean;
     readonly tcpOnline: boolean;
@@ -89,6 +99,10 @@ export function emptyCameraState(id: CameraId): CameraState {
         id,
         name: null,
         area: null,
+        family: "classic",
+        model: null,
+        wakesOnDemand: false,
+        errStatus: null,
         online: false,
         tcpOnline: false,
         mqttOnline: false,
@@ -160,6 +174,7 @@ const REPORT_SCALAR_KEYS = [
     "sdTotalMb",
     "wifiName",
     "firmware",
+    "errStatus",
 ] as const satisfies readonly (keyof CameraReport & keyof CameraState)[];
 
 // ---- what the bridge talks to ---------------------------------------------------------------

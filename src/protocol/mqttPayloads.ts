@@ -88,6 +88,11 @@ export interface CameraFields {
     readonly firmware?: string;
     /** Decoded `scanWifiBase64` (after a 211). */
     readonly wifiScan?: WifiScanResult;
+    /**
+     * `errStatus` of an Info (new-firmware-notes.md §3.1, live.nvue:3614): after a 240 wake, 1 probably
+     * means "too many viewers" and 2 "could not connect" [GUESS]; 0 = no error.
+     */
+    readonly errStatus?: number;
 }
 
 type MutableFields = {-readonly [K in keyof CameraFields]: CameraFields[K]};
@@ -180,6 +185,7 @@ export function readCameraFields(object: Readonly<Record<string, unknown>>): Cam
     setNumber(out, "sdCapacity", object["sdCapacity"]);
     setDisk(out, "sdFreeMb", object["SD_freeDisk"]);
     setDisk(out, "sdTotalMb", object["SD_blockDisk"]);
+    setNumber(out, "errStatus", object["errStatus"]);
     const wifiName = object["wifiName"];
     if (typeof wifiName === "string") {
         out.wifiName = wifiName;
@@ -225,7 +231,8 @@ type NumberKey =
     | "pirSensitivity"
     | "flip"
     | "sdState"
-    | "sdCapacity";
+    | "sdCapacity"
+    | "errStatus";
 type BooleanKey = "statusLed" | "sdRecording" | "recordOnMotion" | "motionAlert";
 
 function readNumber(value: unknown): number | undefined {
@@ -342,6 +349,12 @@ export const MqttCommandCode = {
     unbinding: 222,
     cloudStorageReco: 225,
     sysPowerRun: 227,
+    /**
+     * Sent by the cloud when a viewer opens live view of a 56/5b/5c/60 camera ("56、5c 发送240",
+     * new-firmware-notes.md §1.2); it presumably makes the camera open its TCP session. Payload unknown
+     * [GUESS]: see buildWakeCommand. Never accepted by validateMqttCommand (the wake path builds it).
+     */
+    liveWake: 240,
     wake: 242,
     onlineProbe: 249,
     reboot: 299,
@@ -501,6 +514,156 @@ export function buildFlipForwardContent(value: number): {readonly code: 216; rea
         throw new CommandValidationError(`mirrorFlip must be an integer ${FLIP_MIN}..${FLIP_MAX}, got ${value}`);
     }
     return {code: 216, mirrorFlip: value};
+}
+
+// ---- wake for live (MQTT-first family) -------------------------------------------------------
+
+/**
+ * Templates for the 240 wake message (new-firmware-notes.md §5.2, all [GUESS] until experiment E3
+ * confirms one). S = the server address, P = the camera TCP port:
+ *
+ * | template   | payload                                                                                 |
+ * |------------|-----------------------------------------------------------------------------------------|
+ * | candidate1 | getA9ConfCheck data re-coded: `{"code":240,"host":S,"tcpPort":P,"uid","pwd","domain","isBind":"8","currTime","updateUrl":null,"version":null}` |
+ * | candidate2 | the minimum: `{"code":240,"host":S,"tcpPort":P}`                                        |
+ * | candidate3 | bare `{"code":240}` (the camera cached host/tcpPort from getDevInfo)                   |
+ * | candidate4 | code-11-shaped: `{"code":240,"cliTarget","cliToken","cliIp":S,"cliPort":P,"cliNatIp":S,"cliNatPort":P,"host":S,"tcpPort":P}` |
+ * | candidate5 | candidate1 plus `"userId"` (getLiveViewCfg takes a userId; the cloud may forward it)    |
+ * | custom     | `cameras.wake.custom_payload`, a JSON object with `{{placeholders}}` (WAKE_PLACEHOLDERS) |
+ */
+export const WAKE_TEMPLATES = ["candidate1", "candidate2", "candidate3", "candidate4", "candidate5", "custom"] as const;
+export type WakeTemplate = (typeof WAKE_TEMPLATES)[number];
+export const DEFAULT_WAKE_TEMPLATE: WakeTemplate = "candidate1";
+
+export const isWakeTemplate = (value: string): value is WakeTemplate =>
+    (WAKE_TEMPLATES as readonly string[]).includes(value);
+
+/**
+ * Codes a custom wake payload may carry: 240 and the neighbours experiment E4 tries (230–249). None of
+ * the destructive codes (207 format SD, 208 AP mode, 222 unbind, 227 power, 299 reboot) is in the range.
+ */
+export const WAKE_CODE_MIN = 230;
+export const WAKE_CODE_MAX = 249;
+
+/** Everything a wake template may use. */
+export interface WakeParams {
+    readonly deviceId: string;
+    /** Where the camera should open TCP (the address it reached us at, or advertise_host). */
+    readonly host: string;
+    readonly tcpPort: number;
+    /** The camera's pwd; the camera returns it as `token` in code 100 (protocol-notes.md §3.4). */
+    readonly pwd: string;
+    readonly domain: string;
+    /** Unix seconds, sent as a string like getA9ConfCheck's `currTime`. */
+    readonly nowS: number;
+    /** `userInfo_userId` of the getDevInfo reply (candidate5). */
+    readonly userId: string;
+    /** 32 hex digits and 8 hex digits for candidate4, fresh per wake like code 11's. */
+    readonly cliTarget: string;
+    readonly cliToken: string;
+}
+
+/** `{{name}}` placeholders of a custom payload and what they become (strings are JSON-escaped, not quoted). */
+export const WAKE_PLACEHOLDERS = [
+    "id",
+    "host",
+    "tcpPort",
+    "pwd",
+    "domain",
+    "time",
+    "userId",
+    "cliTarget",
+    "cliToken",
+] as const;
+
+/**
+ * The wake message for `template`. Throws CommandValidationError for a custom payload that is not a
+ * JSON object after substitution, uses an unknown placeholder, or has a code outside 230..249.
+ */
+export function buildWakeCommand(
+    template: WakeTemplate,
+    params: WakeParams,
+    customPayload?: string | null,
+): WireMqttCommand {
+    return WAKE_BUILDERS[template](params, customPayload ?? null);
+}
+
+const confCheckWake = (params: WakeParams): WireMqttCommand => ({
+    code: MqttCommandCode.liveWake,
+    host: params.host,
+    tcpPort: params.tcpPort,
+    uid: params.deviceId,
+    pwd: params.pwd,
+    domain: params.domain,
+    isBind: "8",
+    currTime: String(params.nowS),
+    updateUrl: null,
+    version: null,
+});
+
+const WAKE_BUILDERS: Readonly<
+    Record<WakeTemplate, (params: WakeParams, customPayload: string | null) => WireMqttCommand>
+> = {
+    candidate1: confCheckWake,
+    candidate2: (params) => ({code: MqttCommandCode.liveWake, host: params.host, tcpPort: params.tcpPort}),
+    candidate3: () => ({code: MqttCommandCode.liveWake}),
+    candidate4: (params) => ({
+        code: MqttCommandCode.liveWake,
+        cliTarget: params.cliTarget,
+        cliToken: params.cliToken,
+        cliIp: params.host,
+        cliPort: params.tcpPort,
+        cliNatIp: params.host,
+        cliNatPort: params.tcpPort,
+        host: params.host,
+        tcpPort: params.tcpPort,
+    }),
+    candidate5: (params) => ({...confCheckWake(params), userId: params.userId}),
+    custom: (params, customPayload) => buildCustomWake(customPayload, params),
+};
+
+function buildCustomWake(payload: string | null, params: WakeParams): WireMqttCommand {
+    if (payload === null || payload.trim() === "") {
+        throw new CommandValidationError("the custom wake template needs cameras.wake.custom_payload");
+    }
+    const values: Readonly<Record<(typeof WAKE_PLACEHOLDERS)[number], string>> = {
+        id: params.deviceId,
+        host: params.host,
+        tcpPort: String(params.tcpPort),
+        pwd: params.pwd,
+        domain: params.domain,
+        time: String(params.nowS),
+        userId: params.userId,
+        cliTarget: params.cliTarget,
+        cliToken: params.cliToken,
+    };
+    const text = payload.replace(/\{\{\s*([A-Za-z]+)\s*\}\}/g, (_match, name: string) => {
+        if (!Object.hasOwn(values, name)) {
+            throw new CommandValidationError(
+                `unknown placeholder {{${name}}} in the custom wake payload (known: ${WAKE_PLACEHOLDERS.join(", ")})`,
+            );
+        }
+        return JSON.stringify(values[name as keyof typeof values]).slice(1, -1);
+    });
+    let value: unknown;
+    try {
+        value = JSON.parse(text);
+    } catch {
+        throw new CommandValidationError(
+            `the custom wake payload is not JSON after substitution: ${text.slice(0, 120)}`,
+        );
+    }
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+        throw new CommandValidationError("the custom wake payload must be a JSON object");
+    }
+    const record = value as Record<string, unknown>;
+    const code = record["code"] ?? MqttCommandCode.liveWake;
+    if (typeof code !== "number" || !Number.isInteger(code) || code < WAKE_CODE_MIN || code > WAKE_CODE_MAX) {
+        throw new CommandValidationError(
+            `the custom wake payload's code must be an integer ${WAKE_CODE_MIN}..${WAKE_CODE_MAX}, got ${JSON.stringify(code)}`,
+        );
+    }
+    return {...record, code};
 }
 
 // ---- device-style encoders (simulator, fixtures) ----------------------------------------------

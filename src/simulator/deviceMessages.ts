@@ -20,11 +20,16 @@ export const CONF_CHECK_PATH = "/app/api/ApiServer/getA9ConfCheck";
 export const DEV_INFO_PATH = "/app/api/ApiSysDevices/getDevInfo";
 
 /**
- * Firmware personalities (new-firmware-notes.md §5.1): "classic-2022" is the camera of the 2023
+ * Firmware personalities (new-firmware-notes.md §5.1, §5.2): "classic-2022" is the camera of the 2023
  * capture; "classic-2024" is a classic (`08…`) camera on firmware ≥ 2024-11: getDevInfo, then
- * getA9ConfCheck, strict HTTP reading, a 301{4} reply with `udpPlayBack` (intx82#54) and a non-ASCII Wi-Fi name.
+ * getA9ConfCheck, strict HTTP reading, a 301{4} reply with `udpPlayBack` (intx82#54) and a non-ASCII Wi-Fi name;
+ * "mqtt-first" is a 56/5b/5c/60 camera (firmware 202411152039, intx82#50): getDevInfo only, then it idles
+ * (on MQTT, see mqttFirstCamera.ts) and opens TCP only when woken, dropping it again once idle.
  */
-export type SimPersonality = "classic-2022" | "classic-2024";
+export type SimPersonality = "classic-2022" | "classic-2024" | "mqtt-first";
+
+/** Firmware of the "mqtt-first" personality: the P3 of intx82#50. */
+export const FIRMWARE_MQTT_FIRST = "202411152039";
 
 /** Defaults of the "classic-2024" personality: the X6 mini of intx82#54 and a Wi-Fi name that is not ASCII. */
 export const FIRMWARE_2024 = "202412061749";

@@ -7,6 +7,10 @@
  *   PUBLISH  QoS 0 Status `..."status": 1}`, then (about 1 s later) Info
  * It applies received commands to its own settings and answers each with a fresh Info, as the real
  * camera does (new-firmware-notes.md §3.2). Imports only protocol/, util/ and mqtt (decisions.md 6).
+ *
+ * personality "mqtt-first" (firmware 202411152039, intx82#50, protocol-notes.md §7.2): Status 0 then
+ * Status 1 with a hex token instead of NAXCLOW, and the newer Info keys (pirDevice, pirSysMode,
+ * devPower 51, pirGrade, moveGrade, pirAlert, IrLed 2, lightGrade, …) in that firmware's order.
  */
 import {connect, type IClientOptions, type MqttClient} from "mqtt";
 import {ProtocolError} from "../protocol/errors.js";
@@ -27,6 +31,8 @@ export interface MqttDeviceOptions {
     /** Broker URL, e.g. `mqtt://127.0.0.1:1883`. */
     readonly url: string;
     readonly deviceId: string;
+    /** "classic" (the 2023 capture, default) or "mqtt-first" (firmware 202411152039, see above). */
+    readonly personality?: "classic" | "mqtt-first";
     /** Without the quotes; sent as `"<password>"` [CAP]. Default: 10 random hex digits. */
     readonly password?: string;
     readonly firmware?: string;
@@ -62,6 +68,22 @@ const CLASSIC_INFO_KEYS = [
     "sdCardReco",
     "instLed",
 ] as const;
+
+/** Info keys of firmware 202411152039 [ISSUE #50] before random/token/…, with plausible values (devPower 51, IrLed 2 as reported). */
+const MQTT_FIRST_INFO: readonly (readonly [string, number])[] = [
+    ["pirDevice", 1],
+    ["pirSysMode", 2],
+    ["devPower", 51],
+    ["pirGrade", 2],
+    ["moveGrade", 3],
+    ["instLed", 1],
+    ["sdCapacity", 0],
+    ["pirAlert", 1],
+    ["IrLed", 2],
+    ["lightGrade", 2],
+    ["sdMoveMode", 0],
+    ["sdCardReco", 0],
+];
 
 /** Command code → the Info key it sets (protocol-notes.md §7.4). */
 const SETTING_KEYS: ReadonlyMap<number, string> = new Map([
@@ -119,6 +141,9 @@ export class MqttDevice {
     #pendingScan: string | null = null;
     #stopped = false;
     #connects = 0;
+    readonly #isMqttFirst: boolean;
+    /** The Status token: NAXCLOW [CAP], or hex on firmware 202411152039. */
+    readonly #statusToken: string;
     /** Fault injection: false = take commands but never apply or answer them. */
     respondToCommands = true;
 
@@ -127,6 +152,17 @@ export class MqttDevice {
         this.password = options.password ?? randomHex(10);
         this.#options = options;
         this.#log = options.log ?? silentLogger;
+        this.#isMqttFirst = options.personality === "mqtt-first";
+        this.#statusToken = this.#isMqttFirst ? randomHex(10) : "NAXCLOW";
+        if (this.#isMqttFirst) {
+            for (const [key, value] of MQTT_FIRST_INFO) {
+                this.#info.set(key, key === "devPower" ? (options.batteryPercent ?? value) : value);
+            }
+            for (const [key, value] of Object.entries(options.extraInfo ?? {})) {
+                this.#info.set(key, value);
+            }
+            return;
+        }
         // Device spelling (`SD_freeDisk`, `sd_State`) kept as tuples; values of the capture's second Info.
         const initial: readonly (readonly [(typeof CLASSIC_INFO_KEYS)[number], number])[] = [
             ["apStatus", 0],
@@ -157,6 +193,11 @@ export class MqttDevice {
     /** Current value of an Info key (e.g. `IrLed`). */
     setting(key: string): number | string | undefined {
         return this.#info.get(key);
+    }
+
+    /** Sets an Info key (for example `errStatus`); it goes out with the next Info. */
+    setSetting(key: string, value: number | string): void {
+        this.#info.set(key, value);
     }
 
     /** How many times the device has connected (reboots reconnect). */
@@ -191,7 +232,11 @@ export class MqttDevice {
             return;
         }
         if (client.connected) {
-            await client.publishAsync(NaxclowTopic.status, buildStatusPayload(this.deviceId, false), {qos: 0});
+            await client.publishAsync(
+                NaxclowTopic.status,
+                buildStatusPayload(this.deviceId, false, this.#statusToken),
+                {qos: 0},
+            );
         }
         await client.endAsync();
     }
@@ -221,9 +266,14 @@ export class MqttDevice {
         for (const [key, value] of this.#info) {
             entries.push([key, value]);
         }
-        entries.push(["random", nonce.random], ["token", nonce.token], ["devicesCode", this.deviceId]);
-        entries.push(["wifiName", this.#options.wifiName ?? "sim-wifi"]);
-        entries.push(["version", this.#options.firmware ?? "202212011602"]);
+        if (this.#isMqttFirst) {
+            entries.push(["token", nonce.token], ["random", nonce.random]);
+            entries.push(["wifiName", this.#options.wifiName ?? "sim-wifi"], ["devicesCode", this.deviceId]);
+        } else {
+            entries.push(["random", nonce.random], ["token", nonce.token], ["devicesCode", this.deviceId]);
+            entries.push(["wifiName", this.#options.wifiName ?? "sim-wifi"]);
+        }
+        entries.push(["version", this.#options.firmware ?? (this.#isMqttFirst ? "202411152039" : "202212011602")]);
         if (this.#pendingScan !== null) {
             entries.push(["scanWifiBase64", this.#pendingScan]);
             this.#pendingScan = null;
@@ -243,7 +293,12 @@ export class MqttDevice {
             resubscribe: false,
             reconnectPeriod: this.#options.reconnectPeriodMs ?? 1000,
             messageIdProvider: new SequentialMessageIds(),
-            will: {topic: NaxclowTopic.status, payload: buildStatusPayload(id, false), qos: 1, retain: false},
+            will: {
+                topic: NaxclowTopic.status,
+                payload: buildStatusPayload(id, false, this.#statusToken),
+                qos: 1,
+                retain: false,
+            },
         });
         this.#client = client;
         client.on("error", (error) => {
@@ -277,7 +332,18 @@ export class MqttDevice {
     async #boot(client: MqttClient): Promise<void> {
         (client.options.messageIdProvider as SequentialMessageIds | undefined)?.clear();
         await client.subscribeAsync(naxclowCommandTopic(this.deviceId), {qos: 1});
-        await client.publishAsync(NaxclowTopic.status, buildStatusPayload(this.deviceId, true), {
+        if (this.#isMqttFirst) {
+            // [ISSUE #50] firmware 202411152039 publishes Status 0 first, then Status 1
+            await client.publishAsync(
+                NaxclowTopic.status,
+                buildStatusPayload(this.deviceId, false, this.#statusToken),
+                {
+                    qos: 0,
+                    retain: false,
+                },
+            );
+        }
+        await client.publishAsync(NaxclowTopic.status, buildStatusPayload(this.deviceId, true, this.#statusToken), {
             qos: 0,
             retain: false,
         });
@@ -349,7 +415,7 @@ export class MqttDevice {
         this.#clearTimers();
         this.#client = null;
         client
-            .publishAsync(NaxclowTopic.status, buildStatusPayload(this.deviceId, false), {qos: 0})
+            .publishAsync(NaxclowTopic.status, buildStatusPayload(this.deviceId, false, this.#statusToken), {qos: 0})
             .then(() => client.endAsync())
             .then(() => {
                 this.#rebootTimer = setTimeout(() => {

@@ -8,6 +8,9 @@
  * → TCP 12 → 51 to cliNat/cli → 51 for every 50 → 301 replies (4 base info, 3/2/1 start, 0 stop,
  * 298 silent) → cmd 1 fragments and cmd 4 audio from X with one increasing pkgId sequence (§9).
  * Like the real camera it stalls when 605 confirms stop (§9.5) and resumes when they come back.
+ * The "mqtt-first" personality (new-firmware-notes.md §5.2) calls getDevInfo only and then sleeps: it
+ * opens TCP when wake() is called (mqttFirstCamera.ts calls it on the MQTT wake message) and closes
+ * it again `idleDisconnectMs` after its stream stops, without reconnecting.
  *
  * Timers: one heartbeat interval and, while streaming, one frame interval; each frame's datagrams
  * leave in one burst (§9.3).
@@ -44,6 +47,7 @@ import {
     encodeRegisterPacket,
     encodeUdpRequestPacket,
     FIRMWARE_2024,
+    FIRMWARE_MQTT_FIRST,
     randomHex,
     randomLetters,
     type SimPersonality,
@@ -107,8 +111,13 @@ export interface SimCameraOptions {
     readonly stallAfterMs?: number;
     /** Delay before reconnecting after the TCP session is lost; default 2000. */
     readonly reconnectDelayMs?: number;
-    /** Reconnect after a lost session; default true. */
+    /** Reconnect after a lost session; default true ("mqtt-first": never, it waits for the next wake). */
     readonly autoReconnect?: boolean;
+    /**
+     * "mqtt-first" only: TCP is closed this long after the stream stops, or after registering when no
+     * stream starts (the camera goes back to sleep); default 5000, 0 = keep TCP.
+     */
+    readonly idleDisconnectMs?: number;
     /** Deadline of the HTTP bootstrap and of a TCP connect; default 5000. */
     readonly connectTimeoutMs?: number;
     /** Resend code 20 this often until 21 arrives; default 500. */
@@ -150,6 +159,8 @@ export interface SimCameraEvents {
     stalled: [];
     resumed: [];
     disconnected: [reason: string];
+    /** "mqtt-first": booted (getDevInfo answered) or dropped TCP; only wake() opens TCP again. */
+    asleep: [];
     closed: [];
 }
 
@@ -260,6 +271,10 @@ export class SimCamera extends EventEmitter<SimCameraEvents> {
     readonly #personality: SimPersonality;
     #devInfo: DevInfo | undefined;
     #devInfoRequests = 0;
+    #idleTimer: NodeJS.Timeout | undefined;
+    #wakes = 0;
+    /** "mqtt-first": booted, so wake() may open TCP. */
+    #hasSlept = false;
 
     constructor(options: SimCameraOptions) {
         super();
@@ -294,10 +309,11 @@ export class SimCamera extends EventEmitter<SimCameraEvents> {
         this.#audioLoop = new AudioLoop(options.audioPacketBytes ?? 160);
         this.#personality = options.personality ?? "classic-2022";
         const is2024 = this.#personality === "classic-2024";
+        const defaultFirmware = is2024 ? FIRMWARE_2024 : DEFAULT_FIRMWARE;
         this.#baseInfo = {
             ...DEFAULT_BASE_INFO,
             wifiName: options.wifiName ?? (is2024 ? WIFI_NAME_2024 : "v720sim"),
-            version: options.firmware ?? (is2024 ? FIRMWARE_2024 : DEFAULT_FIRMWARE),
+            version: options.firmware ?? (this.#personality === "mqtt-first" ? FIRMWARE_MQTT_FIRST : defaultFirmware),
             ...(is2024 ? {udpPlayBack: 1} : {}),
         };
         this.#directToken = options.token ?? randomHex(this.#prng, 8);
@@ -359,6 +375,38 @@ export class SimCamera extends EventEmitter<SimCameraEvents> {
         return this.#devInfoRequests;
     }
 
+    /** "mqtt-first": booted and without a TCP session (waiting for a wake). */
+    get isAsleep(): boolean {
+        return this.#hasSlept && this.#state === "idle" && this.#tcp === undefined;
+    }
+
+    /** How many times wake() opened TCP. */
+    get wakeCount(): number {
+        return this.#wakes;
+    }
+
+    /**
+     * "mqtt-first": opens the TCP session now, as the wake message makes the real camera do [GUESS].
+     * Missing fields come from the getDevInfo reply (the camera may cache it, §5.2 candidate 3), then
+     * from the options. Returns false when a session is already open or connecting, or when asleep
+     * is not the state (another personality, still booting, closed).
+     */
+    wake(target: {readonly host?: string; readonly tcpPort?: number; readonly token?: string} = {}): boolean {
+        if (!this.isAsleep) {
+            return false;
+        }
+        const cached = this.#devInfo?.data ?? {};
+        const cachedPort = typeof cached["tcpPort"] === "number" ? cached["tcpPort"] : Number(cached["tcpPort"]);
+        const host = target.host ?? stringOr(cached["host"], this.#options.serverHost);
+        const port = target.tcpPort ?? (Number.isInteger(cachedPort) ? cachedPort : (this.#options.tcpPort ?? 0));
+        const token = target.token ?? stringOr(cached["pwd"], this.#directToken);
+        const domain = stringOr(cached["domain"], DEFAULT_DOMAIN);
+        this.#wakes += 1;
+        this.#log.debug(() => `woken: connecting to ${host}:${port}`);
+        this.#connect(host, port, token, domain);
+        return true;
+    }
+
     /** Current settings as the 301/4 reply reports them. */
     get baseInfo(): Readonly<BaseInfo> {
         return this.#baseInfo;
@@ -389,6 +437,7 @@ export class SimCamera extends EventEmitter<SimCameraEvents> {
         }
         this.#state = "closed";
         clearTimeout(this.#reconnectTimer);
+        clearTimeout(this.#idleTimer);
         this.#bootstrapAbort?.abort();
         this.#stopHeartbeat();
         this.#endNat();
@@ -418,6 +467,10 @@ export class SimCamera extends EventEmitter<SimCameraEvents> {
             return;
         }
         const {httpPort} = this.#options;
+        if (httpPort === undefined && this.#personality === "mqtt-first") {
+            this.#fallAsleep();
+            return;
+        }
         if (httpPort === undefined) {
             const tcpPort = this.#options.tcpPort ?? 0;
             this.#connect(this.#options.serverHost, tcpPort, this.#directToken, DEFAULT_DOMAIN);
@@ -435,8 +488,27 @@ export class SimCamera extends EventEmitter<SimCameraEvents> {
             token: randomHex(this.#prng, 10),
             firmware: this.#baseInfo.version,
             timeoutMs: this.#options.connectTimeoutMs ?? 5000,
-            ...(this.#personality === "classic-2024" ? {strict: true} : {}),
+            ...(this.#personality === "classic-2022" ? {} : {strict: true}),
         };
+        if (this.#personality === "mqtt-first") {
+            // §5.2: getDevInfo, then MQTT only; TCP waits for the wake.
+            this.#devInfoRequests += 1;
+            fetchDevInfo(request).then(
+                (devInfo) => {
+                    this.#devInfo = devInfo;
+                    this.#fallAsleep();
+                },
+                (error: unknown) => {
+                    if (!abort.signal.aborted) {
+                        this.#log.warn("getDevInfo failed", {error});
+                        this.#state = "idle";
+                        clearTimeout(this.#reconnectTimer);
+                        this.#reconnectTimer = setTimeout(() => this.#boot(), this.#options.reconnectDelayMs ?? 2000);
+                    }
+                },
+            );
+            return;
+        }
         this.#bootstrap(request).then(
             (conf) => {
                 this.#log.debug(() => `bootstrap: ${conf.host}:${conf.tcpPort}`);
@@ -518,6 +590,7 @@ export class SimCamera extends EventEmitter<SimCameraEvents> {
                 return;
             }
             this.#tcp = undefined;
+            clearTimeout(this.#idleTimer);
             this.#stopHeartbeat();
             this.#endNat();
             if (this.#state !== "closed") {
@@ -525,9 +598,39 @@ export class SimCamera extends EventEmitter<SimCameraEvents> {
                     this.stats.disconnects += 1;
                     this.#emit("disconnected", "tcp closed");
                 }
-                this.#scheduleReconnect();
+                if (this.#personality === "mqtt-first") {
+                    this.#fallAsleep();
+                } else {
+                    this.#scheduleReconnect();
+                }
             }
         });
+    }
+
+    /** "mqtt-first": no TCP until the next wake(). */
+    #fallAsleep(): void {
+        if (this.#state === "closed") {
+            return;
+        }
+        this.#state = "idle";
+        this.#hasSlept = true;
+        this.#emit("asleep");
+    }
+
+    /** "mqtt-first": closes TCP `idleDisconnectMs` from now unless a stream starts first. */
+    #armIdleDisconnect(): void {
+        clearTimeout(this.#idleTimer);
+        const idleMs = this.#options.idleDisconnectMs ?? 5000;
+        if (this.#personality !== "mqtt-first" || idleMs <= 0) {
+            return;
+        }
+        this.#idleTimer = setTimeout(() => {
+            const socket = this.#tcp;
+            if (socket !== undefined && this.#stream === undefined) {
+                this.#log.debug(`idle for ${idleMs} ms: closing TCP, back to sleep`);
+                socket.end();
+            }
+        }, idleMs);
     }
 
     #scheduleReconnect(): void {
@@ -623,6 +726,7 @@ export class SimCamera extends EventEmitter<SimCameraEvents> {
         if (status === 200 && this.#state === "connected") {
             this.#state = "registered";
             this.stats.registrations += 1;
+            this.#armIdleDisconnect();
         }
         this.#emit("registered", status);
     }
@@ -919,6 +1023,7 @@ export class SimCamera extends EventEmitter<SimCameraEvents> {
             ticks: 0,
         };
         this.#stream = stream;
+        clearTimeout(this.#idleTimer);
         const intervalMs = this.#frameIntervalMs();
         // A random phase, so many cameras started together do not burst at the same instant.
         this.#scheduleTick(stream, Math.floor(this.#prng.next() * intervalMs));
@@ -958,6 +1063,9 @@ export class SimCamera extends EventEmitter<SimCameraEvents> {
         this.#stream = undefined;
         clearTimeout(stream.timer);
         this.#stalled = false;
+        if (this.#tcp !== undefined) {
+            this.#armIdleDisconnect();
+        }
         if (emit || this.#state !== "closed") {
             this.#emit("streamStopped");
         }

@@ -4,8 +4,9 @@
  * JSON lines with ISO timestamps and directions, and nothing secret in clear: the pwd handed out,
  * the bootstrap token, cliToken and a Wi-Fi password sent in a 204.
  *
- * MQTT: the camera-facing MQTT side does not call the tap yet (src/app/captureWiring.ts says how);
- * MQTT records are covered by tests/unit/capture/captureHub.test.ts until it does.
+ * MQTT (app with its embedded camera broker): the camera's CONNECT (password redacted), SUBSCRIBE,
+ * Status and Info publishes come in, the bridge's commands (a wake) go out, and the Info firmware
+ * reaches GET /api/diagnostics.
  */
 import {mkdtemp, readFile, rm} from "node:fs/promises";
 import {tmpdir} from "node:os";
@@ -15,6 +16,7 @@ import {runCaptureCommand} from "../../src/capture/captureCommand.js";
 import {CaptureHub} from "../../src/capture/captureHub.js";
 import {CaptureRoutes} from "../../src/http/captureRoutes.js";
 import {HttpServer} from "../../src/http/httpServer.js";
+import {MqttDevice} from "../../src/simulator/mqttDevice.js";
 import {SimCamera, type SimCameraOptions} from "../../src/simulator/simCamera.js";
 import {silentLogger} from "../../src/util/log.js";
 import {type MjpegClient, openMjpeg} from "../support/mjpegClient.js";
@@ -219,6 +221,71 @@ describe("capture over the API", () => {
         const server = await app();
         const response = await fetch(`${server.baseUrl}/api/cameras/0800c00128F8/capture`, {method: "POST"});
         expect(response.status).toBe(405);
+    });
+});
+
+describe("capture of the MQTT leg", () => {
+    it("records CONNECT, SUBSCRIBE, Status, Info and a command sent, with the MQTT password redacted", async () => {
+        const server = await startTestApp({
+            mqtt: {enabled: true, snapshot_interval_s: 0, broker: {port: 0, host: "127.0.0.1"}},
+        });
+        cleanups.push(() => server.stop());
+        const id = "5c00200204AC";
+        const capture = await openCapture(`${server.baseUrl}/api/cameras/${id}/capture?seconds=60`);
+        await expect.poll(() => capture.records.length).toBeGreaterThan(0);
+        expect(capture.records[0]).toMatchObject({event: "start", mqttRecorded: true, family: "mqtt-first"});
+
+        const device = new MqttDevice({
+            url: `mqtt://127.0.0.1:${server.ports.mqttBroker}`,
+            deviceId: id,
+            personality: "mqtt-first",
+            password: "0123456789",
+            infoDelayMs: 10,
+        });
+        cleanups.push(() => device.stop());
+        await device.start();
+        await expect
+            .poll(() => capture.lines.some((line) => line.includes('"topic":"Naxclow/P2P/Users/Device/Info"')))
+            .toBe(true);
+        const wake = await fetch(`${server.baseUrl}/api/cameras/${id}/wake`, {
+            method: "POST",
+            headers: {"Content-Type": "application/json"},
+            body: "{}",
+        });
+        expect(wake.status).toBe(200);
+        await expect.poll(() => device.receivedCommands.length).toBe(1);
+        await expect.poll(() => capture.lines.some((line) => line.includes('"code":240'))).toBe(true);
+        capture.abort();
+        await capture.done;
+
+        const mqtt = capture.records.filter((record) => record["proto"] === "mqtt");
+        expect(mqtt.map((record) => `${String(record["dir"])} ${String(record["packet"])}`)).toEqual(
+            expect.arrayContaining(["in connect", "in subscribe", "in publish", "out publish"]),
+        );
+        expect(mqtt.find((record) => record["packet"] === "connect")).toMatchObject({
+            clientId: id,
+            username: id,
+            password: "<redacted>",
+            keepaliveS: 10,
+            will: {topic: "Naxclow/P2P/Users/Device/Status"},
+        });
+        expect(mqtt.find((record) => record["packet"] === "subscribe")).toMatchObject({
+            topics: [`Naxclow/P2P/Users/Device/sub/${id}`],
+        });
+        const statuses = mqtt.filter((record) => record["topic"] === "Naxclow/P2P/Users/Device/Status");
+        expect(statuses.map((record) => (record["json"] as {status: number}).status).slice(0, 2)).toStrictEqual([0, 1]);
+        const out = mqtt.find((record) => record["dir"] === "out");
+        expect(out).toMatchObject({topic: `Naxclow/P2P/Users/Device/sub/${id}`, json: {code: 240, pwd: "<redacted>"}});
+
+        const text = capture.lines.join("\n");
+        expect(text).not.toContain("0123456789");
+        expect(new Set(secretValues(capture.records))).toStrictEqual(new Set(["<redacted>"]));
+        const diagnostics = (await (await fetch(`${server.baseUrl}/api/diagnostics`)).json()) as {
+            firmwareVersions: {version: string; sources: string[]}[];
+        };
+        expect(diagnostics.firmwareVersions).toContainEqual(
+            expect.objectContaining({version: "202411152039", sources: ["mqtt"]}),
+        );
     });
 });
 

@@ -1,9 +1,16 @@
 import {afterEach, beforeEach, describe, expect, it, vi} from "vitest";
-import {CameraStateStore, DEFAULT_MQTT_TIMINGS} from "../../../src/app/mqttWiring.js";
+import {
+    CameraStateStore,
+    DEFAULT_MQTT_TIMINGS,
+    DEFAULT_WAKE_CONFIG,
+    type MqttConfigSlice,
+    startMqtt,
+} from "../../../src/app/mqttWiring.js";
 import type {MqttCameraEvent} from "../../../src/camera/mqttCameraLink.js";
 import type {CameraView} from "../../../src/model/camera.js";
 import type {CameraState} from "../../../src/model/cameraState.js";
 import {parseInfo, parseStatus} from "../../../src/protocol/mqttPayloads.js";
+import {silentLogger} from "../../../src/util/log.js";
 
 const ID = "0800c00128F8";
 const status = (online: boolean, id = ID): MqttCameraEvent => ({
@@ -65,6 +72,33 @@ describe("CameraStateStore", () => {
             urls: {snapshot: `http://h/api/cameras/${ID}/snapshot.jpg`},
         });
         expect(changes).toHaveLength(1);
+    });
+
+    it("knows the family by id prefix or override, and that MQTT-first cameras wake on demand", () => {
+        const families = new CameraStateStore(
+            {overrides: {"0800c0000009": {family: "mqtt-first"}, "5600000000AA": {family: "classic"}}},
+            DEFAULT_MQTT_TIMINGS,
+            () => nowMs,
+        );
+        for (const id of ["5c00200204AB", "0800c0000009", "5600000000AA", ID]) {
+            families.handleMqttEvent(status(true, id));
+        }
+        const summary = families.list().map((s) => [s.id, s.family, s.model, s.wakesOnDemand]);
+        expect(summary).toStrictEqual([
+            ["5c00200204AB", "mqtt-first", "CloudIpc", true],
+            ["0800c0000009", "mqtt-first", "A9-4", true],
+            ["5600000000AA", "classic", "P3", false],
+            [ID, "classic", "A9-4", false],
+        ]);
+        families.dispose();
+    });
+
+    it("keeps the last Info errStatus", () => {
+        store.handleMqttEvent(info('{"devPower": 90}'));
+        expect(store.get(ID)?.errStatus).toBeNull();
+        store.handleMqttEvent(info('{"errStatus": 2}'));
+        store.handleMqttEvent(info('{"devPower": 80}'));
+        expect(store.get(ID)?.errStatus).toBe(2);
     });
 
     it("merges Info fields and keeps unreported ones", () => {
@@ -163,5 +197,49 @@ describe("CameraStateStore", () => {
     it("does not create offline directory cameras", () => {
         store.reconcile([view({online: false})]);
         expect(store.get(ID)).toBeUndefined();
+    });
+});
+
+describe("startMqtt wake configuration", () => {
+    const mqtt: MqttConfigSlice = {
+        enabled: true,
+        url: null,
+        baseTopic: "v720",
+        discoveryPrefix: "homeassistant",
+        haStatusTopic: "homeassistant/status",
+        discoveryMode: "device",
+        snapshotIntervalS: 0,
+        broker: {embedded: true, port: 0, host: "127.0.0.1"},
+    };
+    const deps = {
+        directory: {
+            list: () => [],
+            get: () => undefined,
+            subscribe: () => ({ok: false, reason: "offline"}) as const,
+            latestFrame: () => undefined,
+        },
+        sendForward: () => false,
+    };
+
+    it.each([
+        [
+            {...DEFAULT_WAKE_CONFIG, template: "custom"},
+            {},
+            "cameras.wake: the custom wake template needs cameras.wake.custom_payload",
+        ],
+        [
+            {...DEFAULT_WAKE_CONFIG, template: "candidate7"},
+            {},
+            'cameras.wake.template: unknown wake template "candidate7"',
+        ],
+        [
+            DEFAULT_WAKE_CONFIG,
+            {"5c00200204AB": {wake: {template: "custom", customPayload: '{"code":299}'}}},
+            "cameras.overrides.5c00200204AB.wake: the custom wake payload's code must be an integer 230..249, got 299",
+        ],
+    ])("refuses to start with a wake that could never be sent (%#)", async (wake, overrides, message) => {
+        await expect(
+            startMqtt({mqtt, cameras: {wake, overrides}, version: "test"}, deps, silentLogger),
+        ).rejects.toThrow(message);
     });
 });

@@ -256,6 +256,51 @@ describe("buildCameraDiscovery (device mode)", () => {
     });
 });
 
+describe("buildCameraDiscovery of an MQTT-first camera (issue 6 items 2, 3)", () => {
+    const sleeping: CameraState = {
+        ...emptyCameraState("5c00200204AB"),
+        online: true,
+        mqttOnline: true,
+        family: "mqtt-first",
+        model: "CloudIpc",
+        wakesOnDemand: true,
+        firmware: "202411152039",
+    };
+
+    it("names the model with its family and the firmware in the device info", () => {
+        const device = buildCameraDiscovery(sleeping, context)[0]?.payload["device"];
+        expect(device).toMatchObject({model: "CloudIpc (MQTT-first)", sw_version: "202411152039"});
+        const a9 = buildCameraDiscovery({...classic, model: "A9-4"}, context)[0]?.payload["device"];
+        expect(a9).toMatchObject({model: "A9-4", sw_version: "202212011602"});
+    });
+
+    it("offers the live-stream switch and snapshot button before its first TCP session (a viewer wakes it)", () => {
+        const cmps = (buildCameraDiscovery(sleeping, context)[0]?.payload["cmps"] ?? {}) as Record<string, unknown>;
+        expect(Object.keys(cmps)).toEqual(expect.arrayContaining(["live_stream", "take_snapshot"]));
+        expect(Object.keys(cmps)).not.toContain("err_status");
+        expect(Object.keys(cmps)).not.toContain("flip");
+    });
+
+    it("adds the errStatus diagnostic sensor once the camera has reported one", () => {
+        const cmps = (buildCameraDiscovery({...sleeping, errStatus: 0}, context)[0]?.payload["cmps"] ?? {}) as Record<
+            string,
+            Record<string, unknown>
+        >;
+        expect(cmps["err_status"]).toStrictEqual({
+            platform: "sensor",
+            unique_id: "v720_5c00200204AB_err_status",
+            name: "Camera error status",
+            icon: "mdi:alert-circle-outline",
+            entity_category: "diagnostic",
+            state_topic: "v720/5c00200204AB/state",
+            value_template: "{{ value_json.err_status }}",
+        });
+        expect(
+            checkDiscovery(buildCameraDiscovery({...sleeping, errStatus: 2}, context), "homeassistant"),
+        ).toStrictEqual([]);
+    });
+});
+
 describe("buildCameraDiscovery (component mode)", () => {
     const componentContext: DiscoveryContext = {...context, mode: "component"};
 

@@ -54,11 +54,31 @@ describe("buildStatePayload", () => {
             sd_capacity_raw: 60,
             wifi_name: "intl-laptop",
             firmware: "202212011602",
+            family: "classic",
+            model: null,
+            wake: null,
+            err_status: null,
             wifi_networks: 1,
             wifi_scan: [{ssid: "home", rssi: -40}],
             last_seen: "2023-02-11T02:13:15.000Z",
             last_motion: null,
             urls: {mjpeg: "http://h:8099/api/cameras/0800c00128F8/stream.mjpeg"},
+        });
+    });
+
+    it("says an MQTT-first camera wakes on demand and shows its errStatus (issue 6 item 3)", () => {
+        const state = {
+            ...emptyCameraState("5c00200204AB"),
+            family: "mqtt-first" as const,
+            model: "CloudIpc",
+            wakesOnDemand: true,
+            errStatus: 2,
+        };
+        expect(buildStatePayload(state)).toMatchObject({
+            family: "mqtt-first",
+            model: "CloudIpc",
+            wake: "on-demand",
+            err_status: 2,
         });
     });
 

@@ -85,6 +85,13 @@ describe("buildCameraJson", () => {
             family: "classic",
             model: "A9-4",
             online: true,
+            tcpOnline: true,
+            mqttOnline: null,
+            wake: null,
+            wakeState: null,
+            lastWakeAt: null,
+            lastWakeTemplate: null,
+            errStatus: null,
             streaming: true,
             streamState: "streaming",
             fps: 9.5,
@@ -96,6 +103,41 @@ describe("buildCameraJson", () => {
             framesDropped: 3,
             urls,
         });
+    });
+
+    it("shows a camera asleep on MQTT as online, stream idle, waking on demand (issue 6 item 3)", () => {
+        const urls = buildStreamUrls("5c00200204AB", {authority: "h:1", hostname: "h"}, {httpPort: 1});
+        const json = buildCameraJson(
+            {
+                ...view,
+                id: "5c00200204AB",
+                address: null,
+                online: false,
+                streamState: "idle",
+                mqttOnline: true,
+                wake: {
+                    mode: "on-demand",
+                    state: "asleep",
+                    lastWakeAtMs: Date.UTC(2025, 0, 2),
+                    lastTemplate: "candidate2",
+                },
+                errStatus: 2,
+            },
+            urls,
+        );
+        expect(json).toMatchObject({
+            online: true,
+            tcpOnline: false,
+            mqttOnline: true,
+            streaming: false,
+            streamState: "idle",
+            wake: "on-demand",
+            wakeState: "asleep",
+            lastWakeAt: "2025-01-02T00:00:00.000Z",
+            lastWakeTemplate: "candidate2",
+            errStatus: 2,
+        });
+        expect(buildCameraJson({...view, online: false, mqttOnline: false}, urls).online).toBe(false);
     });
 
     it.each([

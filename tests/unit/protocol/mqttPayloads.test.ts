@@ -8,11 +8,13 @@ import {
     buildMqttSetting,
     buildSetWifi,
     buildStatusPayload,
+    buildWakeCommand,
     CommandValidationError,
     decodeWifiScan,
     encodeDeviceJson,
     encodeWifiScan,
     isDeviceId,
+    isWakeTemplate,
     MqttCommandCode,
     type MqttSettingCode,
     NaxclowTopic,
@@ -23,6 +25,8 @@ import {
     parseNaxclowCommandTopic,
     parseStatus,
     validateMqttCommand,
+    WAKE_TEMPLATES,
+    type WakeParams,
 } from "../../../src/protocol/mqttPayloads.js";
 import {
     INFO_BOOT_JSON,
@@ -380,5 +384,122 @@ describe("device-style JSON", () => {
             ["version", "202212011602"],
         ];
         expect(encodeDeviceJson(entries).toString("utf8")).toBe(INFO_BOOT_JSON);
+    });
+});
+
+describe("wake message (240) templates, new-firmware-notes.md §5.2", () => {
+    const params: WakeParams = {
+        deviceId: "5c00200204AB",
+        host: "192.168.1.10",
+        tcpPort: 6123,
+        pwd: "deadbeef",
+        domain: "v720.naxclow.com",
+        nowS: 1_700_000_000,
+        userId: " ",
+        cliTarget: "00112233445566778899aabbccddeeff",
+        cliToken: "deadc0de",
+    };
+    const candidate1 = {
+        code: 240,
+        host: "192.168.1.10",
+        tcpPort: 6123,
+        uid: "5c00200204AB",
+        pwd: "deadbeef",
+        domain: "v720.naxclow.com",
+        isBind: "8",
+        currTime: "1700000000",
+        updateUrl: null,
+        version: null,
+    };
+
+    it.each([
+        ["candidate1", candidate1],
+        ["candidate2", {code: 240, host: "192.168.1.10", tcpPort: 6123}],
+        ["candidate3", {code: 240}],
+        [
+            "candidate4",
+            {
+                code: 240,
+                cliTarget: "00112233445566778899aabbccddeeff",
+                cliToken: "deadc0de",
+                cliIp: "192.168.1.10",
+                cliPort: 6123,
+                cliNatIp: "192.168.1.10",
+                cliNatPort: 6123,
+                host: "192.168.1.10",
+                tcpPort: 6123,
+            },
+        ],
+        ["candidate5", {...candidate1, userId: " "}],
+    ] as const)("builds %s", (template, expected) => {
+        expect(buildWakeCommand(template, params)).toStrictEqual(expected);
+    });
+
+    it("keeps the candidate order of the notes and knows its template names", () => {
+        expect(WAKE_TEMPLATES).toStrictEqual([
+            "candidate1",
+            "candidate2",
+            "candidate3",
+            "candidate4",
+            "candidate5",
+            "custom",
+        ]);
+        expect(isWakeTemplate("candidate4")).toBe(true);
+        expect(isWakeTemplate("candidate6")).toBe(false);
+        expect(MqttCommandCode.liveWake).toBe(240);
+    });
+
+    it("fills the placeholders of a custom payload, JSON-escaped", () => {
+        const payload =
+            '{"code":241,"host":"{{host}}","tcpPort":{{tcpPort}},"uid":"{{ id }}","pwd":"{{pwd}}","d":"{{domain}}",' +
+            '"t":"{{time}}","u":"{{userId}}","ct":"{{cliTarget}}","ck":"{{cliToken}}"}';
+        expect(buildWakeCommand("custom", {...params, userId: 'say "hi"'}, payload)).toStrictEqual({
+            code: 241,
+            host: "192.168.1.10",
+            tcpPort: 6123,
+            uid: "5c00200204AB",
+            pwd: "deadbeef",
+            d: "v720.naxclow.com",
+            t: "1700000000",
+            u: 'say "hi"',
+            ct: "00112233445566778899aabbccddeeff",
+            ck: "deadc0de",
+        });
+        expect(buildWakeCommand("custom", params, '{"host":"{{host}}"}')).toStrictEqual({
+            host: "192.168.1.10",
+            code: 240,
+        });
+    });
+
+    it.each([
+        [null, "needs cameras.wake.custom_payload"],
+        ["  ", "needs cameras.wake.custom_payload"],
+        ['{"code":240,"x":"{{nope}}"}', "unknown placeholder {{nope}}"],
+        ['{"code":240,', "not JSON after substitution"],
+        ["[240]", "must be a JSON object"],
+        ["null", "must be a JSON object"],
+        ['{"code":299,"reboot":1}', "code must be an integer 230..249, got 299"],
+        ['{"code":207}', "got 207"],
+        ['{"code":229}', "got 229"],
+        ['{"code":250}', "got 250"],
+        ['{"code":240.5}', "got 240.5"],
+        ['{"code":"240"}', 'got "240"'],
+    ])("refuses the custom payload %j", (payload, message) => {
+        expect(() => buildWakeCommand("custom", params, payload)).toThrow(CommandValidationError);
+        expect(() => buildWakeCommand("custom", params, payload)).toThrow(message);
+    });
+
+    it("refuses the custom template without a payload", () => {
+        expect(() => buildWakeCommand("custom", params)).toThrow("custom_payload");
+    });
+
+    it("reads errStatus from an Info, as a number", () => {
+        expect(parseInfo(Buffer.from('{"devicesCode":"5c00200204AB","errStatus": 2}')).fields.errStatus).toBe(2);
+        expect(parseInfo(Buffer.from('{"errStatus":"1"}')).fields.errStatus).toBe(1);
+        expect(parseInfo(Buffer.from('{"errStatus":"x"}')).fields).not.toHaveProperty("errStatus");
+    });
+
+    it("never accepts 240 through the raw command path (only the wake path builds it)", () => {
+        expect(() => validateMqttCommand({code: 240})).toThrow(CommandValidationError);
     });
 });

@@ -1,0 +1,78 @@
+/** IPC messages between the bench process (bench/streaming.ts) and the server child (bench/benchServer.ts). */
+import type {CameraStats} from "../src/camera/cameraCounters.js";
+
+export interface ServerPorts {
+    readonly cloudHttp: number;
+    readonly tcp: number;
+    readonly udp: number;
+    readonly http: number;
+}
+
+/** Child → parent, once the real app listens. */
+export interface ReadyMessage {
+    readonly type: "ready";
+    readonly ports: ServerPorts;
+    /** RSS right after start-up, before any camera. */
+    readonly rssBytes: number;
+}
+
+/** Child → parent, when start-up failed (the child exits 1 after sending it). */
+export interface FailedMessage {
+    readonly type: "failed";
+    readonly error: string;
+}
+
+/** Child → parent, the answer to a stats request. */
+export interface StatsMessage {
+    readonly type: "stats";
+    readonly requestId: number;
+    /** process.cpuUsage() in µs. */
+    readonly cpuUserUs: number;
+    readonly cpuSystemUs: number;
+    readonly rssBytes: number;
+    readonly heapUsedBytes: number;
+    /** memoryUsage().heapTotal: the V8 heap reserved (young generation semi-spaces included). */
+    readonly heapTotalBytes: number;
+    /** memoryUsage().arrayBuffers: Buffers (frames, socket chunks) outside the JS heap. */
+    readonly arrayBuffersBytes: number;
+    /** process.resourceUsage().maxRSS, converted to bytes. */
+    readonly maxRssBytes: number;
+    /** The server's event-loop delay beyond the sampling interval since the last reset, ms. */
+    readonly loopLagP99Ms: number;
+    readonly loopLagMaxMs: number;
+    readonly camera: CameraStats;
+    /** Cameras with a live TCP session and streaming cameras, from registry.list(). */
+    readonly online: number;
+    readonly streaming: number;
+}
+
+/** When the server assembled one frame: `atMs` = performance.timeOrigin + receivedAtHr (comparable across processes). */
+export interface FrameTrace {
+    readonly cameraId: string;
+    readonly counter: number;
+    readonly atMs: number;
+}
+
+/** Child → parent, the answer to a window request. */
+export interface WindowMessage {
+    readonly type: "window";
+    readonly requestId: number;
+    /** On `open: false`: every frame assembled while the window was open. */
+    readonly frames: readonly FrameTrace[];
+    /** On `open: false` with a profile: the .cpuprofile written. */
+    readonly profilePath?: string;
+}
+
+export type ChildMessage = ReadyMessage | FailedMessage | StatsMessage | WindowMessage;
+
+/**
+ * Parent → child.
+ * - `stats`: answer with a StatsMessage; `resetLoopLag` starts a new event-loop delay measurement after it.
+ * - `window` open: start tracing assembled frames and, with `profileDir`, the V8 CPU profiler;
+ *   closed: stop both and answer with the traces (and the profile path).
+ * - `stop`: stop the app and exit 0.
+ */
+export type ParentMessage =
+    | {readonly type: "stats"; readonly requestId: number; readonly resetLoopLag?: boolean}
+    | {readonly type: "window"; readonly requestId: number; readonly open: boolean; readonly profileDir?: string}
+    | {readonly type: "stop"};

@@ -1,0 +1,914 @@
+/**
+ * `npm run bench`: N simulated cameras × fps × ~25 KB frames plus G.711 audio against the real server
+ * (its own child process), one MJPEG viewer per camera, for each N of a list. Prints per N the
+ * delivered fps, frame loss, corrupt frames, camera→viewer latency, server CPU and RSS, UDP drops,
+ * and the largest N sustained with < 1 % loss and zero corrupt frames, next to the issue 2 targets.
+ * It prints figures, it is not a test: it exits 0 whether targets pass or fail. See bench/README.md.
+ */
+import {mkdtemp} from "node:fs/promises";
+import {availableParallelism, cpus, tmpdir} from "node:os";
+import {join} from "node:path";
+import {monitorEventLoopDelay} from "node:perf_hooks";
+import {setTimeout as sleep} from "node:timers/promises";
+import {fileURLToPath} from "node:url";
+import {parseArgs} from "node:util";
+import type {CameraStats} from "../src/camera/cameraCounters.js";
+import type {FrameSentEvent, SimCamera} from "../src/simulator/simCamera.js";
+import {Simulator, type SimulatorStats} from "../src/simulator/simulator.js";
+import {readSimFrameInfo} from "../src/simulator/syntheticJpeg.js";
+import {type MjpegClient, type MjpegPart, openMjpeg} from "../tests/support/mjpegClient.js";
+import type {FrameTrace, StatsMessage} from "./benchProtocol.js";
+import {buildChild} from "./childBuild.js";
+import {type ProfileSummary, type SourceMapInfo, summarizeProfile} from "./cpuProfile.js";
+import {type HostCpu, readHostCpu, readUdpSnmp, readUdpSocketDrops, type UdpSnmp} from "./procStats.js";
+import {ServerChild} from "./serverChild.js";
+
+// ---- settings ---------------------------------------------------------------------------------------
+
+interface Settings {
+    readonly cameras: readonly number[];
+    readonly seconds: number;
+    readonly warmupS: number;
+    readonly drainMs: number;
+    readonly fps: number;
+    readonly frameBytes: number;
+    readonly audio: boolean;
+    readonly profile: boolean;
+    readonly useTsx: boolean;
+    readonly serverNodeArgs: readonly string[];
+    readonly udpBufferBytes: number | undefined;
+    readonly quick: boolean;
+}
+
+const USAGE = `Usage: npm run bench -- [options]
+
+  --cameras LIST     camera counts to run, e.g. 1,50,150 (default 1,10,50,100,150,200)
+  --seconds S        measurement window per step (default 10)
+  --warmup S         warm-up after every viewer got its first frame (default 3)
+  --fps N            frames per second per camera (default 10)
+  --frame-bytes N    JPEG size (default 25600 = 25 KiB = 26 fragments of ≤ 1004 bytes)
+  --no-audio         cameras send no G.711 audio
+  --udp-buffer N     server UDP receive buffer in bytes (default: the config default)
+  --profile          V8 CPU profile of the server during each window: prints its hot spots
+  --server-node-args=ARGS  extra node flags for the server child, e.g. --server-node-args=--max-semi-space-size=2
+  --tsx              run the server child under the tsx loader instead of transpiling src/ (adds ~35 MB RSS)
+  --help
+
+  BENCH_QUICK=1      smoke run: cameras 1,10, 3 s window, 1 s warm-up
+`;
+
+function parseSettings(argv: readonly string[]): Settings | undefined {
+    const {values} = parseArgs({
+        args: [...argv],
+        strict: true,
+        allowPositionals: false,
+        options: {
+            cameras: {type: "string"},
+            seconds: {type: "string"},
+            warmup: {type: "string"},
+            fps: {type: "string"},
+            "frame-bytes": {type: "string"},
+            "no-audio": {type: "boolean"},
+            "udp-buffer": {type: "string"},
+            profile: {type: "boolean"},
+            tsx: {type: "boolean"},
+            "server-node-args": {type: "string"},
+            help: {type: "boolean"},
+        },
+    });
+    if (values.help === true) {
+        process.stdout.write(USAGE);
+        return undefined;
+    }
+    const quick = process.env["BENCH_QUICK"] === "1";
+    const positive = (name: string, raw: string | undefined, fallback: number): number => {
+        if (raw === undefined) {
+            return fallback;
+        }
+        const value = Number(raw);
+        if (!Number.isFinite(value) || value <= 0) {
+            throw new Error(`--${name} must be a positive number, got ${JSON.stringify(raw)}`);
+        }
+        return value;
+    };
+    const cameras = (values.cameras ?? (quick ? "1,10" : "1,10,50,100,150,200")).split(",").map((item) => {
+        const count = Number(item.trim());
+        if (!Number.isInteger(count) || count < 1 || count > 5000) {
+            throw new Error(`--cameras must list integers 1..5000, got ${JSON.stringify(item)}`);
+        }
+        return count;
+    });
+    return {
+        cameras,
+        seconds: positive("seconds", values.seconds, quick ? 3 : 10),
+        warmupS: positive("warmup", values.warmup, quick ? 1 : 3),
+        drainMs: 1000,
+        fps: positive("fps", values.fps, 10),
+        frameBytes: Math.round(positive("frame-bytes", values["frame-bytes"], 25_600)),
+        audio: values["no-audio"] !== true,
+        profile: values.profile === true,
+        useTsx: values.tsx === true,
+        serverNodeArgs: (values["server-node-args"] ?? "").split(" ").filter((arg) => arg.length > 0),
+        udpBufferBytes:
+            values["udp-buffer"] === undefined
+                ? undefined
+                : Math.round(positive("udp-buffer", values["udp-buffer"], 0)),
+        quick,
+    };
+}
+
+// ---- targets (issue 2, "Done when") ------------------------------------------------------------------
+
+const TARGET_CAMERAS = 150;
+const TARGET_LOSS_PCT = 1;
+const TARGET_CPU_PER_CAMERA_PCT = 0.5;
+const TARGET_LATENCY_P95_MS = 10;
+const TARGET_RSS_ONE_CAMERA_MB = 80;
+/** Above this the bench process (simulator + viewers) is probably the bottleneck, not the server. */
+const BENCH_BOUND_CPU_PCT = 85;
+const LOOP_DELAY_RESOLUTION_MS = 10;
+/** Share of the host (all cores) used by processes other than the server and the bench that taints a step. */
+const OTHERS_WARNING_PCT = 20;
+
+/** Host CPU used by everything but the server child and the bench process, % of all cores. */
+function othersPct(step: StepResult): number | undefined {
+    if (step.hostBusyPct === undefined) {
+        return undefined;
+    }
+    return Math.max(0, step.hostBusyPct - (step.serverCpuPct + step.benchCpuPct) / availableParallelism());
+}
+
+// ---- per-camera bookkeeping ---------------------------------------------------------------------------
+
+class CameraTrack {
+    readonly camera: SimCamera;
+    /** counter → performance.now() after the frame's last fragment left; deleted on delivery. */
+    readonly sentAt = new Map<number, number>();
+    client: MjpegClient | undefined;
+    sentInWindow = 0;
+    deliveredInWindow = 0;
+    delivered = 0;
+    lastCounter = 0;
+    fragments = 0;
+
+    constructor(camera: SimCamera) {
+        this.camera = camera;
+    }
+}
+
+/** Counts and checks every frame sent and every part delivered during one step. */
+class StepRecorder {
+    windowStartMs = Number.POSITIVE_INFINITY;
+    windowEndMs = Number.POSITIVE_INFINITY;
+    readonly latenciesMs: number[] = [];
+    /** Frames sent in the window and delivered: for the split at the server (see splitLatency). */
+    readonly deliveries: {cameraId: string; counter: number; sentAtMs: number; receivedAtMs: number}[] = [];
+    corrupt = 0;
+    readonly corruptSamples: string[] = [];
+    outOfOrder = 0;
+    /** Delivered counters no longer in the camera's sentFrames log (compared with expectedFrame instead). */
+    notInLog = 0;
+
+    onSent(track: CameraTrack, event: FrameSentEvent): void {
+        track.sentAt.set(event.counter, event.sentAtPerfMs);
+        track.fragments = event.fragments;
+        if (event.sentAtPerfMs >= this.windowStartMs && event.sentAtPerfMs <= this.windowEndMs) {
+            track.sentInWindow += 1;
+        }
+    }
+
+    onPart(track: CameraTrack, part: MjpegPart): void {
+        track.delivered += 1;
+        const info = readSimFrameInfo(part.data);
+        if (info === undefined || info.cameraId !== track.camera.id) {
+            this.#corrupt(
+                `${track.camera.id}: part of ${part.data.length} bytes is not a frame of this camera (${info?.cameraId ?? "no counter"})`,
+            );
+            return;
+        }
+        let expected = track.camera.sentFrames.get(info.counter);
+        if (expected === undefined) {
+            this.notInLog += 1;
+            expected = track.camera.expectedFrame(info.counter);
+        }
+        if (!part.data.equals(expected)) {
+            this.#corrupt(
+                `${track.camera.id} frame ${info.counter}: ${part.data.length} bytes delivered, ${expected.length} sent, ` +
+                    `first difference at byte ${firstDifference(part.data, expected)}`,
+            );
+        }
+        if (info.counter <= track.lastCounter) {
+            this.outOfOrder += 1;
+        } else {
+            track.lastCounter = info.counter;
+        }
+        const sentAtMs = track.sentAt.get(info.counter);
+        track.sentAt.delete(info.counter);
+        if (sentAtMs !== undefined && sentAtMs >= this.windowStartMs && sentAtMs <= this.windowEndMs) {
+            track.deliveredInWindow += 1;
+            this.latenciesMs.push(part.receivedAtHr - sentAtMs);
+            this.deliveries.push({
+                cameraId: track.camera.id,
+                counter: info.counter,
+                sentAtMs,
+                receivedAtMs: part.receivedAtHr,
+            });
+        }
+    }
+
+    #corrupt(description: string): void {
+        this.corrupt += 1;
+        if (this.corruptSamples.length < 3) {
+            this.corruptSamples.push(description);
+        }
+    }
+}
+
+function firstDifference(a: Buffer, b: Buffer): number {
+    const length = Math.min(a.length, b.length);
+    for (let index = 0; index < length; index += 1) {
+        if (a[index] !== b[index]) {
+            return index;
+        }
+    }
+    return length;
+}
+
+// ---- one step ------------------------------------------------------------------------------------------
+
+interface Snapshot {
+    readonly atMs: number;
+    readonly server: StatsMessage;
+    readonly snmp: UdpSnmp | undefined;
+    readonly socketDrops: number | undefined;
+    readonly host: HostCpu | undefined;
+    readonly benchCpu: NodeJS.CpuUsage;
+    readonly sim: SimulatorStats;
+}
+
+interface Percentiles {
+    readonly p50: number;
+    readonly p95: number;
+    readonly p99: number;
+    readonly max: number;
+}
+
+interface StepResult {
+    readonly cameras: number;
+    readonly error?: string;
+    readonly online: number;
+    readonly streaming: number;
+    readonly viewersWithFrames: number;
+    readonly startupS: number;
+    readonly fragmentsPerFrame: number;
+    readonly sentFps: number;
+    /** Frames the cameras sent during the window, and how many of those reached their viewer. */
+    readonly framesSent: number;
+    readonly framesDelivered: number;
+    readonly deliveredFps: number;
+    readonly minDeliveredFps: number;
+    readonly lossPct: number;
+    readonly corrupt: number;
+    readonly corruptSamples: readonly string[];
+    readonly outOfOrder: number;
+    readonly notInLog: number;
+    readonly viewerErrors: number;
+    readonly latency: Percentiles | undefined;
+    /** Camera's last fragment → server assembled the frame (UDP, server queueing, reassembly). */
+    readonly inbound: Percentiles | undefined;
+    /** Server assembled → viewer got the part (fan-out, HTTP write, loopback TCP, bench's loop). */
+    readonly outbound: Percentiles | undefined;
+    readonly loopLagP99Ms: number;
+    readonly serverLoopLagP99Ms: number;
+    readonly serverLoopLagMaxMs: number;
+    readonly serverCpuPct: number;
+    /** Kernel (system) share of the server's CPU time: sockets, loopback delivery. */
+    readonly serverSystemPct: number;
+    readonly cpuPerCameraPct: number;
+    readonly rssMb: number;
+    readonly maxRssMb: number;
+    readonly idleRssMb: number;
+    readonly heapMb: number;
+    readonly heapTotalMb: number;
+    readonly arrayBuffersMb: number;
+    readonly socketDrops: number | undefined;
+    readonly rcvbufErrors: number | undefined;
+    readonly inErrors: number | undefined;
+    readonly simDatagramsPerS: number;
+    readonly serverDatagramsPerS: number;
+    readonly audioPacketsPerS: number;
+    /** Deltas over the window of the registry's numeric counters (undefined when the step failed). */
+    readonly server: NumericCameraStats | undefined;
+    /** Delta of framesDroppedByReason (reasons with drops only). */
+    readonly dropReasons: Readonly<Record<string, number>>;
+    readonly stalls: number;
+    /** Datagrams/s the cameras sent that were neither video fragments nor audio (20, 51, heartbeats). */
+    readonly controlDatagramsPerS: number;
+    readonly benchCpuPct: number;
+    readonly hostBusyPct: number | undefined;
+    readonly logLines: number;
+    readonly firstLogLines: readonly string[];
+    readonly profile?: ProfileSummary;
+    readonly profilePath?: string;
+}
+
+interface ChildSetup {
+    readonly entry: string;
+    readonly cwd: string;
+    readonly sourceMaps: ReadonlyMap<string, SourceMapInfo>;
+}
+
+async function snapshot(server: ServerChild, simulator: Simulator, resetLoopLag = false): Promise<Snapshot> {
+    const stats = await server.stats(resetLoopLag);
+    return {
+        atMs: performance.now(),
+        server: stats,
+        snmp: readUdpSnmp(),
+        socketDrops: readUdpSocketDrops(server.ports.udp),
+        host: readHostCpu(),
+        benchCpu: process.cpuUsage(),
+        sim: simulator.stats(),
+    };
+}
+
+async function waitFor(condition: () => boolean, timeoutMs: number, intervalMs = 100): Promise<boolean> {
+    const deadline = performance.now() + timeoutMs;
+    while (!condition()) {
+        if (performance.now() > deadline) {
+            return false;
+        }
+        await sleep(intervalMs);
+    }
+    return true;
+}
+
+async function runStep(count: number, settings: Settings, setup: ChildSetup): Promise<StepResult> {
+    const profileDir = settings.profile ? await mkdtemp(join(tmpdir(), "v720-bench-prof-")) : undefined;
+    const server = await ServerChild.start({
+        entry: setup.entry,
+        useTsx: settings.useTsx,
+        nodeArgs: settings.serverNodeArgs,
+        cwd: setup.cwd,
+        udpReceiveBufferBytes: settings.udpBufferBytes,
+    });
+    const idle = await server.stats();
+    const startedAt = performance.now();
+    const recorder = new StepRecorder();
+    const simulator = new Simulator({
+        cameras: count,
+        serverHost: "127.0.0.1",
+        httpPort: server.ports.cloudHttp,
+        fps: settings.fps,
+        frameBytes: settings.frameBytes,
+        audio: settings.audio,
+        sentFrameLogSize: Math.ceil(settings.fps) + 4,
+        startSpreadMs: Math.min(4000, count * 20),
+    });
+    const tracks = simulator.cameras.map((camera) => {
+        const track = new CameraTrack(camera);
+        camera.on("frameSent", (event) => recorder.onSent(track, event));
+        return track;
+    });
+    const loopDelay = monitorEventLoopDelay({resolution: LOOP_DELAY_RESOLUTION_MS});
+    loopDelay.enable();
+    const pruneTimer = setInterval(() => {
+        const oldestMs = performance.now() - 10_000;
+        for (const track of tracks) {
+            for (const [counter, sentAtMs] of track.sentAt) {
+                if (sentAtMs >= oldestMs) {
+                    break;
+                }
+                track.sentAt.delete(counter);
+            }
+        }
+    }, 1000);
+    let result: StepResult;
+    try {
+        simulator.start();
+        const registered = await waitFor(
+            () => tracks.every((track) => track.camera.state === "registered"),
+            30_000 + count * 50,
+        );
+        if (!registered) {
+            throw new Error(
+                `only ${tracks.filter((track) => track.camera.state === "registered").length}/${count} cameras registered`,
+            );
+        }
+        for (let index = 0; index < tracks.length; index += 10) {
+            await Promise.all(
+                tracks.slice(index, index + 10).map(async (track) => {
+                    const url = `http://127.0.0.1:${server.ports.http}/api/cameras/${track.camera.id}/stream.mjpeg`;
+                    track.client = await openMjpeg(url, (part) => recorder.onPart(track, part));
+                }),
+            );
+            await sleep(20);
+        }
+        await waitFor(() => tracks.every((track) => track.delivered > 0), 20_000 + count * 50);
+        const viewersWithFrames = tracks.filter((track) => track.delivered > 0).length;
+        const startupS = (performance.now() - startedAt) / 1000;
+
+        await sleep(settings.warmupS * 1000);
+        await server.openWindow(profileDir);
+        const before = await snapshot(server, simulator, true);
+        recorder.windowStartMs = before.atMs;
+        loopDelay.reset();
+        await sleep(settings.seconds * 1000);
+        const after = await snapshot(server, simulator);
+        recorder.windowEndMs = after.atMs;
+        // the histogram records whole sampling intervals: the lag is what exceeds the resolution
+        const loopLagP99Ms = Math.max(0, loopDelay.percentile(99) / 1e6 - LOOP_DELAY_RESOLUTION_MS);
+        await sleep(settings.drainMs); // frames sent just before the end are still in flight
+        const window = await server.closeWindow();
+        const split = splitLatency(recorder, window.frames);
+
+        const windowS = (after.atMs - before.atMs) / 1000;
+        const sent = tracks.reduce((sum, track) => sum + track.sentInWindow, 0);
+        const delivered = tracks.reduce((sum, track) => sum + track.deliveredInWindow, 0);
+        const serverCpuUs =
+            after.server.cpuUserUs + after.server.cpuSystemUs - before.server.cpuUserUs - before.server.cpuSystemUs;
+        const benchCpuUs = after.benchCpu.user + after.benchCpu.system - before.benchCpu.user - before.benchCpu.system;
+        const serverCpuPct = (serverCpuUs / 1000 / (after.atMs - before.atMs)) * 100;
+        const counters = counterDeltas(before.server.camera, after.server.camera);
+        const delta = (key: keyof NumericCameraStats): number => counters[key];
+        result = {
+            cameras: count,
+            online: after.server.online,
+            streaming: after.server.streaming,
+            viewersWithFrames,
+            startupS,
+            fragmentsPerFrame: tracks[0]?.fragments ?? 0,
+            sentFps: sent / windowS / count,
+            framesSent: sent,
+            framesDelivered: delivered,
+            deliveredFps: delivered / windowS / count,
+            minDeliveredFps: Math.min(...tracks.map((track) => track.deliveredInWindow / windowS)),
+            lossPct: sent === 0 ? 100 : (1 - delivered / sent) * 100,
+            corrupt: recorder.corrupt,
+            corruptSamples: recorder.corruptSamples,
+            outOfOrder: recorder.outOfOrder,
+            notInLog: recorder.notInLog,
+            viewerErrors: tracks.reduce((sum, track) => sum + (track.client?.errors.length ?? 0), 0),
+            latency: percentiles(recorder.latenciesMs),
+            inbound: percentiles(split.inboundMs),
+            outbound: percentiles(split.outboundMs),
+            loopLagP99Ms,
+            serverLoopLagP99Ms: after.server.loopLagP99Ms,
+            serverLoopLagMaxMs: after.server.loopLagMaxMs,
+            serverCpuPct,
+            serverSystemPct:
+                serverCpuUs === 0 ? 0 : ((after.server.cpuSystemUs - before.server.cpuSystemUs) / serverCpuUs) * 100,
+            cpuPerCameraPct: serverCpuPct / count,
+            rssMb: after.server.rssBytes / 2 ** 20,
+            maxRssMb: after.server.maxRssBytes / 2 ** 20,
+            idleRssMb: idle.rssBytes / 2 ** 20,
+            heapMb: after.server.heapUsedBytes / 2 ** 20,
+            heapTotalMb: after.server.heapTotalBytes / 2 ** 20,
+            arrayBuffersMb: after.server.arrayBuffersBytes / 2 ** 20,
+            socketDrops: difference(before.socketDrops, after.socketDrops),
+            rcvbufErrors: difference(before.snmp?.rcvbufErrors, after.snmp?.rcvbufErrors),
+            inErrors: difference(before.snmp?.inErrors, after.snmp?.inErrors),
+            simDatagramsPerS: (after.sim.datagramsSent - before.sim.datagramsSent) / windowS,
+            serverDatagramsPerS: delta("datagramsReceived") / windowS,
+            audioPacketsPerS: (after.sim.audioPacketsSent - before.sim.audioPacketsSent) / windowS,
+            server: counters,
+            dropReasons: reasonDeltas(before.server.camera, after.server.camera),
+            stalls: after.sim.stalls - before.sim.stalls,
+            controlDatagramsPerS:
+                (after.sim.datagramsSent -
+                    before.sim.datagramsSent -
+                    (after.sim.fragmentsSent - before.sim.fragmentsSent) -
+                    (after.sim.audioPacketsSent - before.sim.audioPacketsSent)) /
+                windowS,
+            benchCpuPct: (benchCpuUs / 1000 / (after.atMs - before.atMs)) * 100,
+            hostBusyPct:
+                before.host === undefined || after.host === undefined || after.host.total === before.host.total
+                    ? undefined
+                    : ((after.host.busy - before.host.busy) / (after.host.total - before.host.total)) * 100,
+            logLines: 0,
+            firstLogLines: [],
+            ...(window.profilePath === undefined
+                ? {}
+                : {
+                      profile: await summarizeProfile(window.profilePath, setup.sourceMaps),
+                      profilePath: window.profilePath,
+                  }),
+        };
+    } finally {
+        clearInterval(pruneTimer);
+        loopDelay.disable();
+        for (const track of tracks) {
+            track.client?.close();
+        }
+        await simulator.stop({abrupt: true});
+        await server.stop();
+    }
+    return {...result, logLines: server.logLines, firstLogLines: [...server.firstLogLines]};
+}
+
+/**
+ * Splits each delivered frame's latency at the moment the server assembled it. The server's clock is
+ * performance.timeOrigin + performance.now() of its process; ours is converted the same way, so both
+ * are the same system clock (offset error well under 0.1 ms).
+ */
+function splitLatency(
+    recorder: StepRecorder,
+    frames: readonly FrameTrace[],
+): {inboundMs: number[]; outboundMs: number[]} {
+    const assembledAt = new Map<string, number>();
+    for (const frame of frames) {
+        assembledAt.set(`${frame.cameraId}:${frame.counter}`, frame.atMs);
+    }
+    const origin = performance.timeOrigin;
+    const inboundMs: number[] = [];
+    const outboundMs: number[] = [];
+    for (const delivery of recorder.deliveries) {
+        const atMs = assembledAt.get(`${delivery.cameraId}:${delivery.counter}`);
+        if (atMs !== undefined) {
+            inboundMs.push(atMs - (origin + delivery.sentAtMs));
+            outboundMs.push(origin + delivery.receivedAtMs - atMs);
+        }
+    }
+    return {inboundMs, outboundMs};
+}
+
+async function runStepSafely(count: number, settings: Settings, setup: ChildSetup): Promise<StepResult> {
+    try {
+        return await runStep(count, settings, setup);
+    } catch (error) {
+        return failedStep(count, error instanceof Error ? error.message : String(error));
+    }
+}
+
+function failedStep(count: number, error: string): StepResult {
+    return {
+        cameras: count,
+        error,
+        online: 0,
+        streaming: 0,
+        viewersWithFrames: 0,
+        startupS: 0,
+        fragmentsPerFrame: 0,
+        sentFps: 0,
+        framesSent: 0,
+        framesDelivered: 0,
+        deliveredFps: 0,
+        minDeliveredFps: 0,
+        lossPct: 100,
+        corrupt: 0,
+        corruptSamples: [],
+        outOfOrder: 0,
+        notInLog: 0,
+        viewerErrors: 0,
+        latency: undefined,
+        inbound: undefined,
+        outbound: undefined,
+        loopLagP99Ms: 0,
+        serverLoopLagP99Ms: 0,
+        serverLoopLagMaxMs: 0,
+        serverCpuPct: 0,
+        serverSystemPct: 0,
+        cpuPerCameraPct: 0,
+        rssMb: 0,
+        maxRssMb: 0,
+        idleRssMb: 0,
+        heapMb: 0,
+        heapTotalMb: 0,
+        arrayBuffersMb: 0,
+        socketDrops: undefined,
+        rcvbufErrors: undefined,
+        inErrors: undefined,
+        simDatagramsPerS: 0,
+        serverDatagramsPerS: 0,
+        audioPacketsPerS: 0,
+        server: undefined,
+        dropReasons: {},
+        stalls: 0,
+        controlDatagramsPerS: 0,
+        benchCpuPct: 0,
+        hostBusyPct: undefined,
+        logLines: 0,
+        firstLogLines: [],
+    };
+}
+
+/** The numeric counters of CameraStats (framesDroppedByReason is a map). */
+type NumericCameraStats = {readonly [K in keyof CameraStats as CameraStats[K] extends number ? K : never]: number};
+
+function counterDeltas(before: CameraStats, after: CameraStats): NumericCameraStats {
+    const deltas: Record<string, number> = {};
+    const base = before as unknown as Readonly<Record<string, unknown>>;
+    for (const [key, value] of Object.entries(after)) {
+        const previous = base[key];
+        if (typeof value === "number" && typeof previous === "number") {
+            deltas[key] = value - previous;
+        }
+    }
+    return deltas as NumericCameraStats; // both snapshots have every numeric key
+}
+
+function reasonDeltas(before: CameraStats, after: CameraStats): Record<string, number> {
+    const deltas: Record<string, number> = {};
+    for (const [reason, count] of Object.entries(after.framesDroppedByReason ?? {})) {
+        const delta = count - (before.framesDroppedByReason?.[reason] ?? 0);
+        if (delta > 0) {
+            deltas[reason] = delta;
+        }
+    }
+    return deltas;
+}
+
+function describeReasons(reasons: Readonly<Record<string, number>>): string {
+    const entries = Object.entries(reasons);
+    return entries.length === 0 ? "" : `: ${entries.map(([reason, count]) => `${reason} ${count}`).join(", ")}`;
+}
+
+function difference(before: number | undefined, after: number | undefined): number | undefined {
+    return before === undefined || after === undefined ? undefined : after - before;
+}
+
+function percentiles(values: number[]): Percentiles | undefined {
+    if (values.length === 0) {
+        return undefined;
+    }
+    const sorted = Float64Array.from(values).sort();
+    const at = (fraction: number): number =>
+        sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))] ?? Number.NaN;
+    return {p50: at(0.5), p95: at(0.95), p99: at(0.99), max: sorted[sorted.length - 1] ?? Number.NaN};
+}
+
+// ---- output --------------------------------------------------------------------------------------------
+
+function print(line = ""): void {
+    process.stdout.write(`${line}\n`);
+}
+
+function fixed(value: number | undefined, digits = 1): string {
+    return value === undefined || !Number.isFinite(value) ? "n/a" : value.toFixed(digits);
+}
+
+function count(value: number | undefined): string {
+    return value === undefined ? "n/a" : String(value);
+}
+
+function verdict(pass: boolean | undefined): string {
+    if (pass === undefined) {
+        return "n/a ";
+    }
+    return pass ? "PASS" : "FAIL";
+}
+
+function sustained(step: StepResult): boolean {
+    return (
+        step.error === undefined &&
+        step.viewersWithFrames === step.cameras &&
+        step.lossPct < TARGET_LOSS_PCT &&
+        step.corrupt === 0
+    );
+}
+
+function printStep(step: StepResult, settings: Settings): void {
+    print(`--- ${step.cameras} camera(s) ${"-".repeat(60)}`);
+    const server = step.server;
+    if (step.error !== undefined || server === undefined) {
+        print(`  step failed: ${step.error ?? "no figures"}`);
+        return;
+    }
+    const lat = step.latency;
+    print(
+        `  start-up ${fixed(step.startupS)} s: ${step.online}/${step.cameras} online, ${step.streaming} streaming, ` +
+            `${step.viewersWithFrames}/${step.cameras} viewers got frames; ${step.fragmentsPerFrame} fragments/frame`,
+    );
+    print(
+        `  delivered ${fixed(step.deliveredFps, 2)} fps/camera (worst camera ${fixed(step.minDeliveredFps, 1)}; ` +
+            `cameras sent ${fixed(step.sentFps, 2)} of ${settings.fps})   loss ${fixed(step.lossPct, 2)} %   ` +
+            `corrupt ${step.corrupt}   out-of-order ${step.outOfOrder}   viewer errors ${step.viewerErrors}` +
+            (step.stalls > 0 ? `   camera stalls ${step.stalls}` : ""),
+    );
+    for (const sample of step.corruptSamples) {
+        print(`    corrupt: ${sample}`);
+    }
+    print(
+        `  latency camera→viewer p50 ${fixed(lat?.p50, 2)} ms  p95 ${fixed(lat?.p95, 2)} ms  p99 ${fixed(lat?.p99, 2)} ms  ` +
+            `max ${fixed(lat?.max, 1)} ms`,
+    );
+    print(
+        `    split at the server: camera→assembled p50 ${fixed(step.inbound?.p50, 2)} / p95 ${fixed(step.inbound?.p95, 2)} ms, ` +
+            `assembled→viewer p50 ${fixed(step.outbound?.p50, 2)} / p95 ${fixed(step.outbound?.p95, 2)} ms; ` +
+            `event-loop lag p99: server ${fixed(step.serverLoopLagP99Ms, 1)} ms (max ${fixed(step.serverLoopLagMaxMs, 0)}), ` +
+            `bench ${fixed(step.loopLagP99Ms, 1)} ms`,
+    );
+    print(
+        `  server CPU ${fixed(step.serverCpuPct)} % of a core (${fixed(step.serverSystemPct, 0)} % of it in the kernel) = ` +
+            `${fixed(step.cpuPerCameraPct, 3)} %/camera   ` +
+            `RSS ${fixed(step.rssMb)} MB (peak ${fixed(step.maxRssMb)}, idle ${fixed(step.idleRssMb)}, heap ${fixed(step.heapMb)} of ${fixed(step.heapTotalMb)}, buffers ${fixed(step.arrayBuffersMb)})`,
+    );
+    print(
+        `  UDP: cameras sent ${fixed(step.simDatagramsPerS, 0)} dgram/s (audio ${fixed(step.audioPacketsPerS, 0)} pkt/s), ` +
+            `server received ${fixed(step.serverDatagramsPerS, 0)}/s; kernel drops: server socket ${count(step.socketDrops)}, ` +
+            `host RcvbufErrors +${count(step.rcvbufErrors)} InErrors +${count(step.inErrors)}` +
+            (step.controlDatagramsPerS > step.cameras
+                ? `; ⚠ ${fixed(step.controlDatagramsPerS, 0)} control dgram/s from the cameras (a 51/50 ping-pong?)`
+                : ""),
+    );
+    print(
+        `  frames in the window: cameras sent ${step.framesSent}, server assembled ${server.framesAssembled} ` +
+            `(reassembler dropped ${server.framesDropped}${describeReasons(step.dropReasons)}), ` +
+            `viewers got ${step.framesDelivered}; server counters: ` +
+            `bad dgrams ${server.badDatagrams}, unknown source ${server.unknownSourceDatagrams}, ` +
+            `stream restarts ${server.streamRestarts}, confirms ${server.confirmsSent}`,
+    );
+    const benchBound = step.benchCpuPct >= BENCH_BOUND_CPU_PCT ? "  ← the bench process is near one full core" : "";
+    const others = othersPct(step);
+    print(
+        `  bench process (simulator + viewers) CPU ${fixed(step.benchCpuPct)} % of a core; ` +
+            `host busy ${fixed(step.hostBusyPct)} % of ${availableParallelism()} cores${benchBound}`,
+    );
+    if (others !== undefined && others >= OTHERS_WARNING_PCT) {
+        print(
+            `  ⚠ other processes used ~${fixed(others, 0)} % of the host during the window: ` +
+                "figures (loss, latency, camera send rate) are disturbed; rerun on a quiet machine",
+        );
+    }
+    if (step.sentFps < settings.fps * 0.95) {
+        print(
+            `  ⚠ the simulated cameras sent only ${fixed(step.sentFps, 2)} of ${settings.fps} fps: ` +
+                "the bench process (or the machine) could not keep up",
+        );
+    }
+    if (step.logLines > 0) {
+        print(`  server logged ${step.logLines} warn/error line(s); first: ${step.firstLogLines[0] ?? ""}`);
+    }
+    if (step.profile !== undefined) {
+        printProfile(step.profile, step.profilePath);
+    }
+}
+
+function printProfile(profile: ProfileSummary, path: string | undefined): void {
+    print(`  server CPU profile (${fixed(profile.totalMs / 1000)} s of non-idle samples in the measurement window):`);
+    print("    self %   self ms  function (file:line)");
+    for (const spot of profile.functions) {
+        print(`    ${fixed(spot.share * 100).padStart(6)}  ${fixed(spot.selfMs, 0).padStart(8)}  ${spot.label}`);
+    }
+    print("    by file:");
+    for (const spot of profile.files.slice(0, 10)) {
+        print(`    ${fixed(spot.share * 100).padStart(6)}  ${fixed(spot.selfMs, 0).padStart(8)}  ${spot.label}`);
+    }
+    if (path !== undefined) {
+        print(`    profile: ${path} (open in Chrome DevTools → Performance)`);
+    }
+}
+
+function printSummary(steps: readonly StepResult[]): void {
+    print();
+    print("=== summary ===");
+    const header = [
+        "cams".padStart(5),
+        "fps/cam".padStart(7),
+        "loss %".padStart(7),
+        "corrupt".padStart(7),
+        "p50 ms".padStart(7),
+        "p95 ms".padStart(7),
+        "srvCPU%".padStart(7),
+        "%/cam".padStart(6),
+        "RSS MB".padStart(7),
+        "sockDrop".padStart(8),
+        "rcvbufErr".padStart(9),
+        "benchCPU%".padStart(9),
+        "host%".padStart(6),
+        "other%".padStart(6),
+        "  ok",
+    ];
+    print(header.join(" "));
+    for (const step of steps) {
+        if (step.error !== undefined) {
+            print(`${String(step.cameras).padStart(5)}  failed: ${step.error}`);
+            continue;
+        }
+        print(
+            [
+                String(step.cameras).padStart(5),
+                fixed(step.deliveredFps, 2).padStart(7),
+                fixed(step.lossPct, 2).padStart(7),
+                String(step.corrupt).padStart(7),
+                fixed(step.latency?.p50, 2).padStart(7),
+                fixed(step.latency?.p95, 2).padStart(7),
+                fixed(step.serverCpuPct).padStart(7),
+                fixed(step.cpuPerCameraPct, 3).padStart(6),
+                fixed(step.rssMb).padStart(7),
+                count(step.socketDrops).padStart(8),
+                count(step.rcvbufErrors).padStart(9),
+                fixed(step.benchCpuPct).padStart(9),
+                fixed(step.hostBusyPct, 0).padStart(6),
+                fixed(othersPct(step), 0).padStart(6),
+                sustained(step) ? "  yes" : "   NO",
+            ].join(" "),
+        );
+    }
+    const passing = steps.filter(sustained);
+    const largest = passing.reduce((max, step) => Math.max(max, step.cameras), 0);
+    const tested = steps.reduce((max, step) => Math.max(max, step.cameras), 0);
+    const firstFailure = steps
+        .filter((step) => !sustained(step))
+        .reduce((min, step) => Math.min(min, step.cameras), Infinity);
+    let largestText = largest === 0 ? "none of the tested counts" : `${largest} cameras`;
+    if (largest === tested && largest > 0) {
+        largestText += " (the largest tested; try more with --cameras)";
+    } else if (Number.isFinite(firstFailure) && firstFailure < largest) {
+        largestText += ` (but ${firstFailure} failed: noisy machine?)`;
+    }
+    print();
+    print(`largest N sustained with < ${TARGET_LOSS_PCT} % loss and zero corrupt frames: ${largestText}`);
+
+    // Targets: evaluated at 150 cameras when run, else at the largest sustained count.
+    const atTarget = steps.find((step) => step.cameras === TARGET_CAMERAS);
+    // CPU and latency are judged where the server kept up: at 150 if it was sustained, else the largest sustained N
+    const reference =
+        atTarget !== undefined && sustained(atTarget) ? atTarget : passing.find((step) => step.cameras === largest);
+    const one = steps.find((step) => step.cameras === 1 && step.error === undefined);
+    const refName = reference === undefined ? "" : ` (at ${reference.cameras} cameras)`;
+    print();
+    print("targets (2 cores, simulator on the same machine):");
+    print(
+        `  ${verdict(atTarget === undefined ? undefined : sustained(atTarget))}  ${TARGET_CAMERAS} cameras with < ${TARGET_LOSS_PCT} % loss and zero corrupt: ` +
+            (atTarget === undefined
+                ? "not run (add 150 to --cameras)"
+                : `loss ${fixed(atTarget.lossPct, 2)} %, corrupt ${atTarget.corrupt}`),
+    );
+    print(
+        `  ${verdict(reference === undefined ? undefined : reference.cpuPerCameraPct < TARGET_CPU_PER_CAMERA_PCT)}  ` +
+            `< ${TARGET_CPU_PER_CAMERA_PCT} % of a core per streaming camera: ${fixed(reference?.cpuPerCameraPct, 3)} %${refName}`,
+    );
+    print(
+        `  ${verdict(reference?.latency === undefined ? undefined : reference.latency.p95 < TARGET_LATENCY_P95_MS)}  ` +
+            `latency p95 < ${TARGET_LATENCY_P95_MS} ms: ${fixed(reference?.latency?.p95, 2)} ms${refName} ` +
+            "camera's last fragment → viewer's receipt, an upper bound of what the server adds " +
+            `(camera→assembled p95 ${fixed(reference?.inbound?.p95, 2)} ms, assembled→viewer p95 ${fixed(reference?.outbound?.p95, 2)} ms)`,
+    );
+    print(
+        `  ${verdict(one === undefined ? undefined : one.rssMb < TARGET_RSS_ONE_CAMERA_MB)}  ` +
+            `RSS < ${TARGET_RSS_ONE_CAMERA_MB} MB with one camera: ` +
+            (one === undefined
+                ? "not run (add 1 to --cameras)"
+                : `${fixed(one.rssMb)} MB (peak ${fixed(one.maxRssMb)})`),
+    );
+    const disturbed = steps.filter((step) => (othersPct(step) ?? 0) >= OTHERS_WARNING_PCT).map((step) => step.cameras);
+    if (disturbed.length > 0) {
+        print(
+            `note: other processes used ≥ ${OTHERS_WARNING_PCT} % of the host at ${disturbed.join(", ")} cameras ` +
+                "(column other%): those figures are disturbed.",
+        );
+    }
+    const benchBound = steps.filter((step) => step.benchCpuPct >= BENCH_BOUND_CPU_PCT).map((step) => step.cameras);
+    if (benchBound.length > 0) {
+        print(
+            `note: the bench process (simulator + viewers, one thread) used ≥ ${BENCH_BOUND_CPU_PCT} % of a core at ` +
+                `${benchBound.join(", ")} cameras: loss and latency there are partly the load generator's.`,
+        );
+    }
+}
+
+// ---- main ----------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+    const settings = parseSettings(process.argv.slice(2));
+    if (settings === undefined) {
+        return;
+    }
+    const repoRoot = fileURLToPath(new URL("..", import.meta.url));
+    let setup: ChildSetup;
+    if (settings.useTsx) {
+        setup = {entry: join(repoRoot, "bench", "benchServer.ts"), cwd: repoRoot, sourceMaps: new Map()};
+    } else {
+        const build = await buildChild(repoRoot);
+        setup = {entry: build.entry, cwd: repoRoot, sourceMaps: build.sourceMaps};
+    }
+    const cpu = cpus()[0]?.model ?? "unknown cpu";
+    print(
+        `v720-bridge streaming bench: ${settings.cameras.join(", ")} camera(s) × ${settings.fps} fps × ` +
+            `${settings.frameBytes} B JPEG${settings.audio ? " + G.711 audio" : ""}, one MJPEG viewer each`,
+    );
+    print(
+        `window ${settings.seconds} s after ${settings.warmupS} s warm-up; server: real startApp in a child process ` +
+            `(${settings.useTsx ? "tsx loader" : "plain node, src/ transpiled"}` +
+            `${settings.serverNodeArgs.length > 0 ? ` ${settings.serverNodeArgs.join(" ")}` : ""}, restarted per step); ` +
+            `${availableParallelism()} × ${cpu}, node ${process.version}` +
+            (settings.quick ? "; BENCH_QUICK smoke run" : ""),
+    );
+    const steps: StepResult[] = [];
+    for (const cameras of settings.cameras) {
+        const step = await runStepSafely(cameras, settings, setup);
+        steps.push(step);
+        printStep(step, settings);
+    }
+    printSummary(steps);
+}
+
+main().catch((error: unknown) => {
+    if (error instanceof Error && (error as NodeJS.ErrnoException).code?.startsWith("ERR_PARSE_ARGS") === true) {
+        process.stderr.write(`${error.message}\n\n${USAGE}`);
+        process.exitCode = 2;
+        return;
+    }
+    process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+});
