@@ -3,7 +3,7 @@
  * watched camera), the RTSP server and the HLS routes. Without ffmpeg, RTSP and HLS are reported
  * unavailable (log, API: no `rtsp`/`hls` URLs, 503 on the HLS routes) and everything else runs.
  *
- * The option shapes below mirror the snake_case keys the config schema should carry (see docs/streams.md);
+ * The option shapes below mirror the snake_case keys the config schema should carry (README, "Live video");
  * every field is optional and falls back to MEDIA_DEFAULTS / RTSP_DEFAULTS.
  */
 import {mkdtemp, rm, stat} from "node:fs/promises";

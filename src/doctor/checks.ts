@@ -272,7 +272,7 @@ export async function checkCameraNames(config: Config, deps: DoctorDeps): Promis
     const fix =
         `make *.naxclow.com resolve to ${target} for the cameras: a dnsmasq/Pi-hole line ` +
         `address=/naxclow.com/${target}, or dns.enabled: true with this machine as the cameras' DNS server ` +
-        "(docs/dns.md). If only the cameras use that DNS server, check it with " +
+        "(README section 'DNS'). If only the cameras use that DNS server, check it with " +
         `\`dig @<that server> v720.naxclow.com\` instead`;
     const results: CheckResult[] = [];
     for (const name of CAMERA_HOST_NAMES) {
@@ -507,7 +507,7 @@ export async function checkCameras(
             status: "warn",
             title: `${unknown.length} camera request${unknown.length === 1 ? "" : "s"} the bridge does not know (newer firmware?)`,
             details: [...paths].slice(0, 5),
-            fix: "see docs/newer-cameras.md and include GET /api/diagnostics when you report it",
+            fix: "see the README section 'Newer cameras' and include GET /api/diagnostics when you report it",
         });
     }
     return results;
