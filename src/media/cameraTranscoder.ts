@@ -12,10 +12,15 @@
 import {mkdir, rm} from "node:fs/promises";
 import type {Readable} from "node:stream";
 import type {CameraDirectory} from "../model/camera.js";
+import type {
+    EncodedAudioInfo,
+    EncodedMediaConsumer,
+    EncodedStreamInfo,
+    EncodedVideoFrame,
+} from "../model/encodedMedia.js";
 import type {AudioChunk, JpegFrame, MediaSubscription} from "../model/media.js";
 import {encodeAlaw} from "../protocol/g711.js";
 import type {Logger} from "../util/log.js";
-import type {EncodedAudioInfo, EncodedMediaConsumer, EncodedStreamInfo, EncodedVideoFrame} from "./encodedMedia.js";
 import {
     AAC_SAMPLE_RATE,
     aacAudioSpecificConfig,

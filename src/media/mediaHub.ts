@@ -7,9 +7,9 @@
 import {access, readFile} from "node:fs/promises";
 import {join} from "node:path";
 import type {CameraDirectory} from "../model/camera.js";
+import type {EncodedMediaConsumer, EncodedStreamInfo, EncodedVideoFrame} from "../model/encodedMedia.js";
 import type {Logger} from "../util/log.js";
 import {CameraTranscoder, type TranscoderOptions} from "./cameraTranscoder.js";
-import type {EncodedMediaConsumer, EncodedStreamInfo, EncodedVideoFrame} from "./encodedMedia.js";
 
 export interface MediaHubOptions {
     /** Transcoder settings; `hls` is filled per camera from `hlsRoot`. */

@@ -1,39 +1,21 @@
 /**
- * What the RTSP server needs from the media layer, declared here (house-style §4.3: rtsp/ does not
- * import media/). app/mediaWiring.ts passes the media hub, whose types match these structurally.
+ * What the RTSP server needs from the media layer (house-style §4.3: rtsp/ does not import media/; the
+ * encoded-media vocabulary both share lives in model/). app/mediaWiring.ts passes the media hub.
  * Times are absolute wall-clock milliseconds.
  */
+import type {
+    EncodedAudioFrame,
+    EncodedAudioInfo,
+    EncodedMediaConsumer,
+    EncodedStreamInfo,
+    EncodedVideoFrame,
+} from "../model/encodedMedia.js";
 
-export interface RtspVideoFrame {
-    /** NAL units of one H.264 access unit (no start codes). */
-    readonly nalUnits: readonly Buffer[];
-    readonly isKeyframe: boolean;
-    readonly timestampMs: number;
-}
-
-export interface RtspAudioFrame {
-    readonly data: Buffer;
-    readonly timestampMs: number;
-    /** Duration in samples at the track's clock rate. */
-    readonly samples: number;
-}
-
-export type RtspAudioInfo =
-    | {readonly codec: "aac"; readonly sampleRate: number; readonly channels: number; readonly config: Buffer}
-    | {readonly codec: "pcma"; readonly sampleRate: 8000; readonly channels: 1}
-    | {readonly codec: "opus"; readonly sampleRate: 48000; readonly channels: number};
-
-export interface RtspStreamInfo {
-    readonly video: {readonly codec: "h264"; readonly sps: Buffer; readonly pps: Buffer};
-    readonly audio: RtspAudioInfo | null;
-}
-
-export interface RtspMediaSink {
-    onVideo?(frame: RtspVideoFrame): void;
-    onAudio?(frame: RtspAudioFrame): void;
-    onInfo?(info: RtspStreamInfo): void;
-    onEnd?(reason: string): void;
-}
+export type RtspVideoFrame = EncodedVideoFrame;
+export type RtspAudioFrame = EncodedAudioFrame;
+export type RtspAudioInfo = EncodedAudioInfo;
+export type RtspStreamInfo = EncodedStreamInfo;
+export type RtspMediaSink = EncodedMediaConsumer;
 
 export interface RtspSourceHandle {
     info(): RtspStreamInfo | undefined;

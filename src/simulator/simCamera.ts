@@ -967,31 +967,20 @@ export class SimCamera extends EventEmitter<SimCameraEvents> {
                 return;
             case ContentCode.retransmission:
                 return; // 298: no reply (§6.2)
-            case ContentCode.irLed:
-                this.#baseInfo.irLed = numberOr(content["IrLed"], this.#baseInfo.irLed);
-                return;
-            case ContentCode.speedGrade:
-                this.#baseInfo.speedGrade = numberOr(content["speedGrade"], this.#baseInfo.speedGrade);
-                return;
-            case ContentCode.moveMode:
-                this.#baseInfo.sdMoveMode = numberOr(content["sdMoveMode"], this.#baseInfo.sdMoveMode);
-                return;
-            case ContentCode.moveAlert:
-                this.#baseInfo.moveAlert = numberOr(content["moveAlert"], this.#baseInfo.moveAlert);
-                return;
-            case ContentCode.instLed:
-                this.#baseInfo.instLed = numberOr(content["instLed"], this.#baseInfo.instLed);
-                return;
-            case ContentCode.videoFlip:
-                this.#baseInfo.mirrorFlip = numberOr(content["mirrorFlip"], this.#baseInfo.mirrorFlip);
-                return;
             case ContentCode.reboot:
                 this.#log.info("reboot requested");
                 this.dropConnection();
                 return;
-            default:
-                this.stats.unknownMessages += 1;
-                this.#log.debug(() => `301: ignoring content code ${code}`);
+            default: {
+                const setting = SETTING_CODES.get(code);
+                if (setting === undefined) {
+                    this.stats.unknownMessages += 1;
+                    this.#log.debug(() => `301: ignoring content code ${code}`);
+                    return;
+                }
+                const [wireKey, field] = setting;
+                this.#baseInfo[field] = numberOr(content[wireKey], this.#baseInfo[field]); // settings: no reply
+            }
         }
     }
 
@@ -1253,6 +1242,18 @@ function isUsableEndpoint(address: string, port: number): boolean {
 function stringOr(value: unknown, fallback: string): string {
     return typeof value === "string" ? value : fallback;
 }
+
+type NumericSetting = "irLed" | "speedGrade" | "sdMoveMode" | "moveAlert" | "instLed" | "mirrorFlip";
+
+/** 301 setting codes the camera applies to its base info without replying: code → [wire key, field]. */
+const SETTING_CODES = new Map<number, readonly [wireKey: string, field: NumericSetting]>([
+    [ContentCode.irLed, ["IrLed", "irLed"]],
+    [ContentCode.speedGrade, ["speedGrade", "speedGrade"]],
+    [ContentCode.moveMode, ["sdMoveMode", "sdMoveMode"]],
+    [ContentCode.moveAlert, ["moveAlert", "moveAlert"]],
+    [ContentCode.instLed, ["instLed", "instLed"]],
+    [ContentCode.videoFlip, ["mirrorFlip", "mirrorFlip"]],
+]);
 
 function numberOr(value: unknown, fallback: number): number {
     return typeof value === "number" && Number.isFinite(value) ? value : fallback;
