@@ -23,7 +23,6 @@ import {Cmd, Code, ContentCode} from "../protocol/commands.js";
 import {encodeConfirm, MAX_CONFIRM_IDS} from "../protocol/confirm.js";
 import {ProtocolError} from "../protocol/errors.js";
 import {stripAudioTrailer} from "../protocol/g711.js";
-import type {PacketHeader} from "../protocol/header.js";
 import {
     buildBaseInfoRequest,
     buildDeviceStatus,
@@ -256,22 +255,21 @@ export class CameraSession implements UdpPeer, ConnectionListener, Tickable {
         }
     }
 
-    handleMedia(header: PacketHeader, payload: Buffer): void {
+    handleMedia(command: number, msgFlag: number, packageId: number, payload: Buffer): void {
         this.#udpActivity = true;
         if (this.#phase === "idle") {
             this.#counters.mediaWhileIdle += 1; // e.g. packets still in flight after 301{0}
             return;
         }
-        const command = header.command;
         if (command === Cmd.jpeg) {
             this.#counters.fragmentsReceived += 1;
-            this.#pendingVideoIds.push(header.packageId);
-            const result = this.#assembler.push(header.packageId, header.msgFlag, payload);
+            this.#pendingVideoIds.push(packageId);
+            const result = this.#assembler.push(packageId, msgFlag, payload);
             if (result.kind !== "pending") {
                 this.#handleAssemblerResult(result);
             }
         } else if (command === Cmd.g711) {
-            this.#pendingAudioIds.push(header.packageId);
+            this.#pendingAudioIds.push(packageId);
             this.#counters.audioChunks += 1;
             this.#sink.handleAudio("alaw", stripAudioTrailer(payload), this.#now());
         } else {

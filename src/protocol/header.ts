@@ -28,19 +28,30 @@ export interface PacketHeader {
     readonly packageId: number;
 }
 
+/** Byte offsets of the header fields, for hot paths that read single fields without decoding the header. */
+export const HeaderOffset = {
+    payloadLength: 0,
+    command: 4,
+    msgFlag: 6,
+    dealFlag: 7,
+    forwardId: 8,
+    packageId: 16,
+} as const;
+
 /** Decodes the first 20 bytes of `bytes`. Throws ProtocolError when fewer than 20 bytes are given. */
 export function decodeHeader(bytes: Uint8Array): PacketHeader {
     if (bytes.length < HEADER_LENGTH) {
         throw new ProtocolError(`truncated header: ${bytes.length} of ${HEADER_LENGTH} bytes`, bytes);
     }
-    const view = Buffer.from(bytes.buffer, bytes.byteOffset, HEADER_LENGTH);
+    // A Buffer is read in place; a plain Uint8Array gets a Buffer view (one allocation less for datagrams).
+    const view = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, HEADER_LENGTH);
     return {
-        payloadLength: view.readUInt32LE(0),
-        command: view.readUInt16LE(4),
-        msgFlag: view.readUInt8(6),
-        dealFlag: view.readUInt8(7),
-        forwardId: view.toString("latin1", 8, 16),
-        packageId: view.readUInt32LE(16),
+        payloadLength: view.readUInt32LE(HeaderOffset.payloadLength),
+        command: view.readUInt16LE(HeaderOffset.command),
+        msgFlag: view.readUInt8(HeaderOffset.msgFlag),
+        dealFlag: view.readUInt8(HeaderOffset.dealFlag),
+        forwardId: view.toString("latin1", HeaderOffset.forwardId, HeaderOffset.forwardId + FORWARD_ID_LENGTH),
+        packageId: view.readUInt32LE(HeaderOffset.packageId),
     };
 }
 

@@ -1,6 +1,6 @@
 /** A whole message: header + payload. One per UDP datagram; framed out of the TCP stream (protocol-notes.md §4). */
 import {ProtocolError} from "./errors.js";
-import {decodeHeader, FORWARD_ID_ZEROS, HEADER_LENGTH, type PacketHeader, writeHeader} from "./header.js";
+import {decodeHeader, FORWARD_ID_ZEROS, HEADER_LENGTH, HeaderOffset, type PacketHeader, writeHeader} from "./header.js";
 
 export interface Packet {
     readonly header: PacketHeader;
@@ -32,6 +32,25 @@ export function encodePacket(fields: PacketFields, payload: Uint8Array = Buffer.
     );
     out.set(payload, HEADER_LENGTH);
     return out;
+}
+
+/**
+ * The end offset of `datagram`'s payload (20 + payloadLength), with the checks of `decodeDatagram`
+ * (ProtocolError when the header is truncated or the length field lies), without allocating: the
+ * UDP media hot path reads the other fields at `HeaderOffset` and takes the payload itself.
+ */
+export function datagramPayloadEnd(datagram: Buffer): number {
+    if (datagram.length < HEADER_LENGTH) {
+        throw new ProtocolError(`truncated header: ${datagram.length} of ${HEADER_LENGTH} bytes`, datagram);
+    }
+    const end = HEADER_LENGTH + datagram.readUInt32LE(HeaderOffset.payloadLength);
+    if (datagram.length < end) {
+        throw new ProtocolError(
+            `datagram shorter than its length field: ${datagram.length} < ${end}`,
+            datagram.subarray(0, 64),
+        );
+    }
+    return end;
 }
 
 /**

@@ -41,7 +41,7 @@ function streamFrame(t: Setup, uid: string, counter: number, firstId: number): B
     const jpeg = syntheticJpeg(counter, 2500);
     for (const datagram of encodeJpegFragments(jpeg, firstId)) {
         const packet = decodeDatagram(datagram);
-        peer.handleMedia(packet.header, packet.payload);
+        peer.handleMedia(packet.header.command, packet.header.msgFlag, packet.header.packageId, packet.payload);
     }
     return jpeg;
 }

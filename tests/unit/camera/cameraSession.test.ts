@@ -46,14 +46,14 @@ function sendFrame(s: Setup, counter: number, firstId: number, length = 3000): B
     const jpeg = syntheticJpeg(counter, length);
     for (const datagram of encodeJpegFragments(jpeg, firstId)) {
         const packet = decodeDatagram(datagram);
-        s.session.handleMedia(packet.header, packet.payload);
+        s.session.handleMedia(packet.header.command, packet.header.msgFlag, packet.header.packageId, packet.payload);
     }
     return jpeg;
 }
 
 function sendAudio(s: Setup, packageId: number, command: number = Cmd.g711, data = Buffer.alloc(160, 0xd5)): void {
     const packet = decodeDatagram(encodePacket({command, msgFlag: MsgFlag.whole, packageId}, data));
-    s.session.handleMedia(packet.header, packet.payload);
+    s.session.handleMedia(packet.header.command, packet.header.msgFlag, packet.header.packageId, packet.payload);
 }
 
 beforeEach(() => {
@@ -208,7 +208,7 @@ describe("CameraSession media and 605 confirms (protocol-notes.md §9)", () => {
         sendAudio(s, 7);
         const [head] = encodeJpegFragments(syntheticJpeg(1, 3000), 8);
         const packet = decodeDatagram(head!);
-        s.session.handleMedia(packet.header, packet.payload);
+        s.session.handleMedia(packet.header.command, packet.header.msgFlag, packet.header.packageId, packet.payload);
         expect(s.udp.confirms()).toStrictEqual([]);
         vi.advanceTimersByTime(100);
         expect(s.udp.confirms()).toStrictEqual([[8, 7]]);
@@ -257,7 +257,12 @@ describe("CameraSession media and 605 confirms (protocol-notes.md §9)", () => {
         startStreaming(s);
         for (let id = 0; id < 2500; id++) {
             const packet = decodeDatagram(encodePacket({command: Cmd.jpeg, msgFlag: MsgFlag.body, packageId: id}));
-            s.session.handleMedia(packet.header, packet.payload);
+            s.session.handleMedia(
+                packet.header.command,
+                packet.header.msgFlag,
+                packet.header.packageId,
+                packet.payload,
+            );
         }
         vi.advanceTimersByTime(100);
         const confirms = s.udp.confirms();
@@ -271,7 +276,12 @@ describe("CameraSession media and 605 confirms (protocol-notes.md §9)", () => {
         const fragments = encodeJpegFragments(syntheticJpeg(1, 3000), 10);
         for (const datagram of fragments.slice(0, 2)) {
             const packet = decodeDatagram(datagram);
-            s.session.handleMedia(packet.header, packet.payload);
+            s.session.handleMedia(
+                packet.header.command,
+                packet.header.msgFlag,
+                packet.header.packageId,
+                packet.payload,
+            );
         }
         sendFrame(s, 2, 20, 3000); // a new HEAD supersedes the unfinished frame
         expect(s.sink.framesDropped).toBe(1);

@@ -85,6 +85,10 @@ describe("header", () => {
     it("decodes a header from a view at an offset, ignoring what follows", () => {
         const bytes = Buffer.from(`ff${cases[0]!.hex}ff`, "hex");
         expect(decodeHeader(bytes.subarray(1))).toStrictEqual(cases[0]!.header);
+        // a plain Uint8Array view at an offset (not a Buffer) decodes the same
+        const plain = new Uint8Array(bytes.buffer, bytes.byteOffset + 1, HEADER_LENGTH + 1);
+        expect(Buffer.isBuffer(plain)).toBe(false);
+        expect(decodeHeader(plain)).toStrictEqual(cases[0]!.header);
     });
 
     it("writes a header at an offset", () => {

@@ -1,7 +1,8 @@
 import fc from "fast-check";
 import {describe, expect, it} from "vitest";
 import {ProtocolError} from "../../../src/protocol/errors.js";
-import {decodeDatagram, encodePacket} from "../../../src/protocol/packet.js";
+import {HeaderOffset} from "../../../src/protocol/header.js";
+import {datagramPayloadEnd, decodeDatagram, encodePacket} from "../../../src/protocol/packet.js";
 import {HANDSHAKE_FIXTURES} from "../../support/fixtures/handshake.js";
 import {TCP_SESSION_FIXTURES} from "../../support/fixtures/tcpSession.js";
 
@@ -67,5 +68,41 @@ describe("packet", () => {
                 }
             }),
         );
+    });
+
+    describe("datagramPayloadEnd (the UDP media hot path)", () => {
+        it.each(fixtures)("agrees with decodeDatagram and the HeaderOffset fields on $name", ({hex, header}) => {
+            const bytes = Buffer.from(`${hex}00ff`, "hex"); // with 2 trailing bytes, which are not payload
+            expect(datagramPayloadEnd(bytes)).toBe(20 + header.payloadLength);
+            expect(bytes.readUInt16LE(HeaderOffset.command)).toBe(header.command);
+            expect(bytes[HeaderOffset.msgFlag]).toBe(header.msgFlag);
+            expect(bytes[HeaderOffset.dealFlag]).toBe(header.dealFlag);
+            expect(bytes.readUInt32LE(HeaderOffset.packageId)).toBe(header.packageId);
+            expect(bytes.toString("latin1", HeaderOffset.forwardId, HeaderOffset.forwardId + 8)).toBe(header.forwardId);
+        });
+
+        it("throws the same ProtocolError as decodeDatagram on truncated headers and lying lengths", () => {
+            const lying = Buffer.from(HANDSHAKE_FIXTURES[1]!.hex, "hex").subarray(0, 31);
+            expect(() => datagramPayloadEnd(lying)).toThrow("datagram shorter than its length field: 31 < 32");
+            expect(() => datagramPayloadEnd(Buffer.alloc(19))).toThrow(ProtocolError);
+            fc.assert(
+                fc.property(fc.uint8Array({maxLength: 60}), (raw) => {
+                    const bytes = Buffer.from(raw);
+                    let expected: number | string;
+                    try {
+                        expected = 20 + decodeDatagram(bytes).header.payloadLength;
+                    } catch (error) {
+                        expected = error instanceof ProtocolError ? error.message : "not a ProtocolError";
+                    }
+                    let actual: number | string;
+                    try {
+                        actual = datagramPayloadEnd(bytes);
+                    } catch (error) {
+                        actual = error instanceof ProtocolError ? error.message : "not a ProtocolError";
+                    }
+                    expect(actual).toBe(expected);
+                }),
+            );
+        });
     });
 });
