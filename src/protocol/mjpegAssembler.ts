@@ -15,6 +15,17 @@
  * completed frame can never mix two HEADs or miss a fragment. Merging runs is O(1) per fragment;
  * each frame is walked once to concatenate it. pkgIds are compared modulo 2^32.
  *
+ * Data structures (allocated once, in the constructor; ~46 000 fragments/s pass through here, so an
+ * in-order push allocates only what it returns, the payload copy when copyPayloads is set and one
+ * small run record per frame): fragments live in a ring of `capacity` slots
+ * (the smallest power of two above maxFragments), pkgId `id` in slot `id & (capacity − 1)`; per slot
+ * a `Uint32Array` holds the pkgId, a `Uint8Array` the msgFlag (0 = free) and an array the payload.
+ * Two more slot-indexed arrays point at the run starting / ending at that slot's fragment, and the
+ * live runs (usually 1–3) sit in a small array. Two buffered pkgIds that differ by a multiple of the
+ * capacity would share a slot: only pathological input gets there (maxFragments caps what is
+ * buffered, and a HEAD supersedes older runs), and then the run holding the slot's occupant is
+ * dropped as "incomplete" (counted like an eviction) before the new fragment goes in.
+ *
  * Pure: no timers, no I/O; the clock is injected and `expire()` is called by the owner.
  */
 import {MsgFlag} from "./commands.js";
@@ -100,12 +111,12 @@ export const JPEG_TRAILER_LENGTH = 5;
 const HALF_RANGE = 0x8000_0000;
 /** A fragment this far behind the current frame means the camera restarted its pkgId counter. */
 const RESYNC_DISTANCE = 0x1_0000;
+/** Largest accepted `maxFragments` (the ring holds the next power of two above it). */
+const MAX_FRAGMENTS_LIMIT = 0x10_0000;
+/** msgFlag of a free ring slot: flag 0 is never buffered (it is stray). */
+const EMPTY = MsgFlag.none;
 
-interface Fragment {
-    readonly flag: number;
-    readonly data: Buffer;
-}
-
+/** A maximal range of buffered, linkable, consecutive pkgIds `start … end` (mod 2^32). */
 interface Run {
     start: number;
     end: number;
@@ -124,16 +135,45 @@ const canLink = (a: number, b: number): boolean =>
 
 const PENDING: AssemblerResult = {kind: "pending"};
 
+/** Slots of the fragment ring: the smallest power of two that holds `maxFragments + 1` fragments. */
+function ringCapacity(maxFragments: number): number {
+    if (!Number.isInteger(maxFragments) || maxFragments < 0 || maxFragments > MAX_FRAGMENTS_LIMIT) {
+        throw new RangeError(`maxFragments must be an integer in 0…${MAX_FRAGMENTS_LIMIT}, got ${maxFragments}`);
+    }
+    let capacity = 1;
+    while (capacity <= maxFragments) {
+        capacity *= 2; // one more than maxFragments: a push briefly holds one fragment over the cap
+    }
+    return capacity;
+}
+
 export class MjpegAssembler {
     readonly #options: MjpegAssemblerOptions;
     readonly #now: () => number;
-    readonly #fragments = new Map<number, Fragment>();
-    readonly #runByStart = new Map<number, Run>();
-    readonly #runByEnd = new Map<number, Run>();
+    /** pkgId `id` lives in ring slot `id & #mask`. */
+    readonly #mask: number;
+    /** pkgId held by each slot; meaningful only while the slot's flag is not EMPTY. */
+    readonly #slotIds: Uint32Array;
+    /** msgFlag of the fragment in each slot, EMPTY when the slot is free. */
+    readonly #slotFlags: Uint8Array;
+    readonly #slotData: (Buffer | undefined)[];
+    /** The run that starts at the slot's fragment, if it starts one. */
+    readonly #runStarts: (Run | undefined)[];
+    /** The run that ends at the slot's fragment, if it ends one. */
+    readonly #runEnds: (Run | undefined)[];
+    /** Live runs in the order their start was last set (eviction breaks age ties by this order). */
+    readonly #runs: Run[] = [];
+    /** Reused list of the runs one call drops. */
+    readonly #selected: Run[] = [];
+    #fragmentCount = 0;
     #bufferedBytes = 0;
-    /** pkgIds before this belong to finished or superseded frames. */
-    #floor: number | undefined;
-    #lastFrame: {first: number; last: number} | undefined;
+    /** pkgIds before `#floor` belong to finished or superseded frames. */
+    #hasFloor = false;
+    #floor = 0;
+    /** pkgIds of the frame completed last, for duplicate detection. */
+    #hasLastFrame = false;
+    #lastFirst = 0;
+    #lastLast = 0;
     readonly #stats: AssemblerStats = {
         fragmentsReceived: 0,
         fragmentsDuplicate: 0,
@@ -151,9 +191,17 @@ export class MjpegAssembler {
         sequenceResets: 0,
     };
 
+    /** @throws RangeError when `maxFragments` is not an integer in 0…1 048 576. */
     constructor(options: Partial<MjpegAssemblerOptions> = {}, now: () => number = Date.now) {
         this.#options = {...DEFAULT_ASSEMBLER_OPTIONS, ...options};
         this.#now = now;
+        const capacity = ringCapacity(this.#options.maxFragments);
+        this.#mask = capacity - 1;
+        this.#slotIds = new Uint32Array(capacity);
+        this.#slotFlags = new Uint8Array(capacity);
+        this.#slotData = new Array<Buffer | undefined>(capacity).fill(undefined);
+        this.#runStarts = new Array<Run | undefined>(capacity).fill(undefined);
+        this.#runEnds = new Array<Run | undefined>(capacity).fill(undefined);
     }
 
     get stats(): Readonly<AssemblerStats> {
@@ -167,7 +215,16 @@ export class MjpegAssembler {
 
     /** Fragments held for incomplete frames. */
     get bufferedFragments(): number {
-        return this.#fragments.size;
+        return this.#fragmentCount;
+    }
+
+    /**
+     * Slots of the fragment ring, fixed at construction: the smallest power of two above `maxFragments`.
+     * Two pkgIds that differ by a multiple of it are never buffered together: the buffered one's run is
+     * dropped as "incomplete" when the other arrives.
+     */
+    get capacity(): number {
+        return this.#mask + 1;
     }
 
     /**
@@ -185,12 +242,11 @@ export class MjpegAssembler {
         ) {
             return this.#stray(id); // unflagged media is not used by any known firmware (§9.2)
         }
-        const drops: number[] = [];
+        let drops: number[] | undefined; // created only when something is dropped
         let reason: DropReason | undefined;
 
-        if (this.#floor !== undefined && isBefore(id, this.#floor)) {
-            const last = this.#lastFrame;
-            if (last !== undefined && !isBefore(id, last.first) && !isBefore(last.last, id)) {
+        if (this.#hasFloor && isBefore(id, this.#floor)) {
+            if (this.#hasLastFrame && !isBefore(id, this.#lastFirst) && !isBefore(this.#lastLast, id)) {
                 this.#stats.fragmentsDuplicate += 1; // a retransmit of the frame just completed
                 return {kind: "dropped", reason: "duplicate", packageIds: [id]};
             }
@@ -199,56 +255,74 @@ export class MjpegAssembler {
             }
             this.#stats.sequenceResets += 1; // the camera restarted its counter
             reason = "superseded";
-            this.#dropRuns([...this.#runByStart.values()], reason, drops);
-            this.#floor = undefined;
-            this.#lastFrame = undefined;
+            for (let index = 0; index < this.#runs.length; index += 1) {
+                this.#select(this.#runs[index]);
+            }
+            drops = this.#dropSelected(reason, drops);
+            this.#hasFloor = false;
+            this.#hasLastFrame = false;
         }
 
-        const existing = this.#fragments.get(id);
-        if (existing !== undefined) {
-            if (existing.flag === msgFlag && existing.data.equals(payload)) {
+        const slot = id & this.#mask;
+        if (this.#holds(slot, id)) {
+            const data = this.#slotData[slot];
+            if (this.#slotFlags[slot] === msgFlag && data?.equals(payload) === true) {
                 this.#stats.fragmentsDuplicate += 1;
                 return {kind: "dropped", reason: "duplicate", packageIds: [id]};
             }
             // Same pkgId, other content: the old fragment is from an earlier sequence.
             reason = "superseded";
-            this.#dropRuns([this.#runContaining(id)], reason, drops);
+            this.#select(this.#runContaining(id));
+            drops = this.#dropSelected(reason, drops);
         }
 
         if (msgFlag === MsgFlag.head || msgFlag === MsgFlag.whole) {
             // A new frame starts: every unfinished frame before it is dead (§9.2 rule 5).
-            const older: Run[] = [];
-            for (const run of this.#runByStart.values()) {
-                if (isBefore(run.start, id)) {
-                    older.push(run);
+            for (let index = 0; index < this.#runs.length; index += 1) {
+                const run = this.#runs[index];
+                if (run !== undefined && isBefore(run.start, id)) {
+                    this.#select(run);
                 }
             }
-            if (older.length > 0) {
+            if (this.#selected.length > 0) {
                 reason = "superseded";
-                this.#dropRuns(older, reason, drops);
+                drops = this.#dropSelected(reason, drops);
             }
+            this.#hasFloor = true;
             this.#floor = id;
         }
 
         if (msgFlag === MsgFlag.whole) {
-            const result = this.#finish([payload], payload.length, id, id);
-            return this.#report(result, reason, drops);
+            let all: Buffer | undefined;
+            if (payload.length <= this.#options.maxFrameBytes) {
+                all = Buffer.allocUnsafe(payload.length); // the one copy per frame
+                payload.copy(all);
+            }
+            return this.#report(this.#finish(all, id, id), reason, drops);
         }
 
-        const run = this.#insert(id, msgFlag, payload);
+        if (this.#slotFlags[slot] !== EMPTY) {
+            // Another buffered pkgId shares the slot: they differ by a multiple of the capacity, which
+            // only pathological input reaches (maxFragments < capacity). Its run gives way, like an eviction.
+            reason = "incomplete";
+            this.#select(this.#runContaining(this.#slotIds[slot] ?? id));
+            drops = this.#dropSelected(reason, drops);
+        }
+
+        const run = this.#insert(slot, id, msgFlag, payload);
         if (run.bytes > this.#options.maxFrameBytes) {
-            this.#dropRuns([run], "too-large", drops);
+            this.#select(run);
+            drops = this.#dropSelected("too-large", drops);
             return this.#report(undefined, "too-large", drops);
         }
-        const head = this.#fragments.get(run.start);
-        const end = this.#fragments.get(run.end);
-        if (head?.flag === MsgFlag.head && end?.flag === MsgFlag.end) {
-            const parts = this.#takeRun(run);
-            return this.#report(this.#finish(parts, run.bytes, run.start, run.end), reason, drops);
+        if (this.#flagOf(run.start) === MsgFlag.head && this.#flagOf(run.end) === MsgFlag.end) {
+            const all = Buffer.allocUnsafe(run.bytes); // the one copy per frame
+            this.#takeRun(run, all);
+            return this.#report(this.#finish(all, run.start, run.end), reason, drops);
         }
-        if (this.#fragments.size > this.#options.maxFragments || this.#bufferedBytes > this.#options.maxFrameBytes) {
+        if (this.#fragmentCount > this.#options.maxFragments || this.#bufferedBytes > this.#options.maxFrameBytes) {
             reason = "incomplete";
-            this.#evictOldest(drops);
+            drops = this.#evictOldest(drops);
         }
         return this.#report(undefined, reason, drops);
     }
@@ -256,28 +330,31 @@ export class MjpegAssembler {
     /** Drops incomplete frames whose first fragment arrived `expireMs` or more ago. */
     expire(): AssemblerResult[] {
         const limit = this.#now() - this.#options.expireMs;
-        const old: Run[] = [];
-        for (const run of this.#runByStart.values()) {
-            if (run.firstSeenMs <= limit) {
-                old.push(run);
+        for (let index = 0; index < this.#runs.length; index += 1) {
+            const run = this.#runs[index];
+            if (run !== undefined && run.firstSeenMs <= limit) {
+                this.#select(run);
             }
         }
-        if (old.length === 0) {
+        if (this.#selected.length === 0) {
             return [];
         }
-        const drops: number[] = [];
-        this.#dropRuns(old, "expired", drops);
+        const drops = this.#dropSelected("expired", undefined) ?? [];
         return [{kind: "dropped", reason: "expired", packageIds: drops}];
     }
 
     /** Forgets every buffered fragment and the sequence position (new stream). Stats are kept. */
     reset(): void {
-        this.#fragments.clear();
-        this.#runByStart.clear();
-        this.#runByEnd.clear();
+        this.#slotFlags.fill(EMPTY);
+        this.#slotData.fill(undefined);
+        this.#runStarts.fill(undefined);
+        this.#runEnds.fill(undefined);
+        this.#runs.length = 0;
+        this.#selected.length = 0;
+        this.#fragmentCount = 0;
         this.#bufferedBytes = 0;
-        this.#floor = undefined;
-        this.#lastFrame = undefined;
+        this.#hasFloor = false;
+        this.#hasLastFrame = false;
     }
 
     #stray(id: number): AssemblerResult {
@@ -286,101 +363,149 @@ export class MjpegAssembler {
     }
 
     /** One result for one push: a frame wins, then a validation drop, then buffer drops. */
-    #report(result: AssemblerResult | undefined, reason: DropReason | undefined, drops: number[]): AssemblerResult {
+    #report(
+        result: AssemblerResult | undefined,
+        reason: DropReason | undefined,
+        drops: number[] | undefined,
+    ): AssemblerResult {
         if (result?.kind === "frame") {
             return result;
         }
         if (result?.kind === "dropped") {
-            return drops.length === 0 ? result : {...result, packageIds: [...drops, ...result.packageIds]};
+            return drops === undefined || drops.length === 0
+                ? result
+                : {...result, packageIds: [...drops, ...result.packageIds]};
         }
-        if (reason === undefined || drops.length === 0) {
+        if (reason === undefined || drops === undefined || drops.length === 0) {
             return PENDING;
         }
         return {kind: "dropped", reason, packageIds: drops};
     }
 
-    /** Stores a copy of the fragment and merges it with its neighbours' runs. */
-    #insert(id: number, flag: number, payload: Buffer): Run {
-        this.#fragments.set(id, {flag, data: this.#options.copyPayloads ? Buffer.from(payload) : payload});
+    /** The slot holds fragment `id`. */
+    #holds(slot: number, id: number): boolean {
+        return this.#slotFlags[slot] !== EMPTY && this.#slotIds[slot] === id;
+    }
+
+    /** msgFlag of buffered fragment `id`, or EMPTY when it is not buffered. */
+    #flagOf(id: number): number {
+        const slot = id & this.#mask;
+        return this.#slotIds[slot] === id ? (this.#slotFlags[slot] ?? EMPTY) : EMPTY;
+    }
+
+    /** Stores the fragment (a copy unless copyPayloads is false) in its free slot and merges it with its neighbours' runs. */
+    #insert(slot: number, id: number, flag: number, payload: Buffer): Run {
+        this.#slotIds[slot] = id;
+        this.#slotFlags[slot] = flag;
+        this.#slotData[slot] = this.#options.copyPayloads ? Buffer.from(payload) : payload;
+        this.#fragmentCount += 1;
         this.#bufferedBytes += payload.length;
-        const left = this.#fragments.get(previous(id));
-        const right = this.#fragments.get(next(id));
-        const leftRun = left !== undefined && canLink(left.flag, flag) ? this.#runByEnd.get(previous(id)) : undefined;
-        const rightRun = right !== undefined && canLink(flag, right.flag) ? this.#runByStart.get(next(id)) : undefined;
+        const leftId = previous(id);
+        const rightId = next(id);
+        const leftRun = canLink(this.#flagOf(leftId), flag) ? this.#runEnds[leftId & this.#mask] : undefined;
+        const rightRun = canLink(flag, this.#flagOf(rightId)) ? this.#runStarts[rightId & this.#mask] : undefined;
         if (leftRun !== undefined && rightRun !== undefined) {
-            this.#runByEnd.delete(leftRun.end);
-            this.#runByStart.delete(rightRun.start);
+            this.#runEnds[leftId & this.#mask] = undefined;
+            this.#runStarts[rightId & this.#mask] = undefined;
             leftRun.end = rightRun.end;
             leftRun.count += 1 + rightRun.count;
             leftRun.bytes += payload.length + rightRun.bytes;
             leftRun.firstSeenMs = Math.min(leftRun.firstSeenMs, rightRun.firstSeenMs);
-            this.#runByEnd.set(leftRun.end, leftRun);
+            this.#runEnds[leftRun.end & this.#mask] = leftRun;
+            this.#unlist(rightRun);
             return leftRun;
         }
         if (leftRun !== undefined) {
-            this.#runByEnd.delete(leftRun.end);
+            this.#runEnds[leftId & this.#mask] = undefined;
             leftRun.end = id;
             leftRun.count += 1;
             leftRun.bytes += payload.length;
-            this.#runByEnd.set(id, leftRun);
+            this.#runEnds[slot] = leftRun;
             return leftRun;
         }
         if (rightRun !== undefined) {
-            this.#runByStart.delete(rightRun.start);
+            this.#runStarts[rightId & this.#mask] = undefined;
             rightRun.start = id;
             rightRun.count += 1;
             rightRun.bytes += payload.length;
-            this.#runByStart.set(id, rightRun);
+            this.#runStarts[slot] = rightRun;
+            this.#unlist(rightRun); // its start changed: it moves to the end of the list
+            this.#runs.push(rightRun);
             return rightRun;
         }
         const run: Run = {start: id, end: id, count: 1, bytes: payload.length, firstSeenMs: this.#now()};
-        this.#runByStart.set(id, run);
-        this.#runByEnd.set(id, run);
+        this.#runStarts[slot] = run;
+        this.#runEnds[slot] = run;
+        this.#runs.push(run);
         return run;
     }
 
-    /** The run holding buffered fragment `id` (walks left to its start: runs are at most maxFragments long). */
-    #runContaining(id: number): Run {
+    /** Removes `run` from the list of live runs, keeping the others' order. */
+    #unlist(run: Run): void {
+        const runs = this.#runs;
+        const index = runs.indexOf(run);
+        if (index < 0) {
+            return;
+        }
+        for (let at = index + 1; at < runs.length; at += 1) {
+            runs[at - 1] = runs[at] as Run;
+        }
+        runs.length -= 1;
+    }
+
+    /**
+     * The run holding buffered fragment `id`: walks left to its start (a run is shorter than the
+     * ring). The first run start at or left of a buffered id is its own run's.
+     */
+    #runContaining(id: number): Run | undefined {
         let start = id;
-        for (;;) {
-            const run = this.#runByStart.get(start);
-            if (run !== undefined) {
-                return run; // the first run start at or left of a buffered id is its own run's
+        for (let steps = 0; steps <= this.#mask; steps += 1) {
+            const run = this.#runStarts[start & this.#mask];
+            if (run !== undefined && run.start === start) {
+                return run;
             }
             start = previous(start);
         }
+        return undefined; // unreachable while the slots and runs agree
     }
 
-    /** Removes a run from the buffer and returns its payloads in order. */
-    #takeRun(run: Run): Buffer[] {
-        const parts: Buffer[] = new Array<Buffer>(run.count);
+    /** Frees a run's slots, copying its payloads in order into `into` when given. */
+    #takeRun(run: Run, into: Buffer | undefined): void {
         let id = run.start;
+        let offset = 0;
         for (let index = 0; index < run.count; index += 1) {
-            const fragment = this.#fragments.get(id) as Fragment; // invariant: every id of a run is buffered
-            parts[index] = fragment.data;
-            this.#fragments.delete(id);
+            const slot = id & this.#mask;
+            const data = this.#slotData[slot];
+            if (into !== undefined && data !== undefined) {
+                data.copy(into, offset);
+                offset += data.length;
+            }
+            this.#slotData[slot] = undefined;
+            this.#slotFlags[slot] = EMPTY;
+            this.#runStarts[slot] = undefined;
+            this.#runEnds[slot] = undefined;
             id = next(id);
         }
-        this.#runByStart.delete(run.start);
-        this.#runByEnd.delete(run.end);
+        this.#unlist(run);
+        this.#fragmentCount -= run.count;
         this.#bufferedBytes -= run.bytes;
-        return parts;
     }
 
-    /** Concatenates, checks the trailer and SOI/EOI (§9.2 step 3) and records the frame. */
-    #finish(parts: readonly Buffer[], total: number, first: number, last: number): AssemblerResult {
+    /**
+     * Checks the trailer and SOI/EOI of a concatenated frame (§9.2 step 3) and records the frame;
+     * `all` is undefined when the frame exceeded maxFrameBytes.
+     */
+    #finish(all: Buffer | undefined, first: number, last: number): AssemblerResult {
         const packageIds = idRange(first, last);
-        this.#lastFrame = {first, last};
+        this.#hasLastFrame = true;
+        this.#lastFirst = first;
+        this.#lastLast = last;
+        this.#hasFloor = true;
         this.#floor = next(last); // a later HEAD would have superseded this frame, so this only moves forward
-        if (total > this.#options.maxFrameBytes) {
+        if (all === undefined) {
             return this.#rejectFrame("too-large", packageIds);
         }
-        const all = Buffer.allocUnsafe(total); // the one copy per frame
-        let offset = 0;
-        for (const part of parts) {
-            part.copy(all, offset);
-            offset += part.length;
-        }
+        const total = all.length;
         const isSoi = total >= 2 && all[0] === 0xff && all[1] === 0xd8;
         if (total >= JPEG_TRAILER_LENGTH + 4 && isSoi) {
             const jpegLength = total - JPEG_TRAILER_LENGTH;
@@ -425,47 +550,64 @@ export class MjpegAssembler {
         return {kind: "dropped", reason, packageIds};
     }
 
-    /** Drops runs in the buffer until both caps hold again, oldest first. */
-    #evictOldest(drops: number[]): void {
-        const byAge = [...this.#runByStart.values()].sort((a, b) => a.firstSeenMs - b.firstSeenMs);
-        for (const run of byAge) {
-            if (
-                this.#fragments.size <= this.#options.maxFragments &&
-                this.#bufferedBytes <= this.#options.maxFrameBytes
-            ) {
-                return;
+    /** Drops runs one by one, oldest first (ties: list order), until both caps hold again. */
+    #evictOldest(drops: number[] | undefined): number[] | undefined {
+        let dropped = drops;
+        while (this.#fragmentCount > this.#options.maxFragments || this.#bufferedBytes > this.#options.maxFrameBytes) {
+            let oldest: Run | undefined;
+            for (let index = 0; index < this.#runs.length; index += 1) {
+                const run = this.#runs[index];
+                if (run !== undefined && (oldest === undefined || run.firstSeenMs < oldest.firstSeenMs)) {
+                    oldest = run;
+                }
             }
-            this.#dropRuns([run], "incomplete", drops);
+            if (oldest === undefined) {
+                break;
+            }
+            this.#select(oldest);
+            dropped = this.#dropSelected("incomplete", dropped);
+        }
+        return dropped;
+    }
+
+    #select(run: Run | undefined): void {
+        if (run !== undefined) {
+            this.#selected.push(run);
         }
     }
 
     /**
-     * Removes `runs`, appending their pkgIds to `drops`, and counts the frames they belonged to:
-     * runs are grouped in pkgId order, a new frame starting at a HEAD or after an END.
+     * Removes the selected runs, appending their pkgIds to `drops` (created if needed), and counts
+     * the frames they belonged to: runs are grouped in pkgId order, a new frame starting at a HEAD or
+     * after an END.
      */
-    #dropRuns(runs: Run[], reason: DropReason, drops: number[]): void {
-        const [first] = runs;
-        if (first !== undefined && runs.length > 1) {
-            const base = runs.reduce((min, run) => (isBefore(run.start, min) ? run.start : min), first.start);
-            runs.sort((a, b) => ((a.start - base) >>> 0) - ((b.start - base) >>> 0));
-        }
+    #dropSelected(reason: DropReason, drops: number[] | undefined): number[] | undefined {
+        const runs = this.#selected;
+        sortBySequence(runs);
+        let dropped = drops;
         let frames = 0;
         let previousEndsFrame = true;
-        for (const run of runs) {
-            const startsFrame = this.#fragments.get(run.start)?.flag === MsgFlag.head;
-            const endsFrame = this.#fragments.get(run.end)?.flag === MsgFlag.end;
+        for (let index = 0; index < runs.length; index += 1) {
+            const run = runs[index];
+            if (run === undefined) {
+                continue;
+            }
+            const startsFrame = this.#flagOf(run.start) === MsgFlag.head;
+            const endsFrame = this.#flagOf(run.end) === MsgFlag.end;
             if (startsFrame || previousEndsFrame) {
                 frames += 1;
             }
             previousEndsFrame = endsFrame;
-            this.#takeRun(run);
+            this.#takeRun(run, undefined);
+            dropped ??= [];
             let id = run.start;
-            for (let index = 0; index < run.count; index += 1) {
-                drops.push(id);
+            for (let count = 0; count < run.count; count += 1) {
+                dropped.push(id);
                 id = next(id);
             }
             this.#stats.fragmentsDropped += run.count;
         }
+        runs.length = 0;
         this.#stats.framesDropped += frames;
         if (reason === "superseded") {
             this.#stats.framesSuperseded += frames;
@@ -476,6 +618,37 @@ export class MjpegAssembler {
         } else {
             this.#stats.framesIncomplete += frames;
         }
+        return dropped;
+    }
+}
+
+/**
+ * Sorts runs by start in pkgId order from the earliest start (found by scanning in list order);
+ * insertion sort: the list holds a handful of runs and this allocates nothing.
+ */
+function sortBySequence(runs: Run[]): void {
+    const [first] = runs;
+    if (first === undefined || runs.length < 2) {
+        return;
+    }
+    let base = first.start;
+    for (const run of runs) {
+        if (isBefore(run.start, base)) {
+            base = run.start;
+        }
+    }
+    for (let index = 1; index < runs.length; index += 1) {
+        const run = runs[index] as Run;
+        const key = (run.start - base) >>> 0;
+        let at = index - 1;
+        for (; at >= 0; at -= 1) {
+            const other = runs[at] as Run;
+            if ((other.start - base) >>> 0 <= key) {
+                break;
+            }
+            runs[at + 1] = other;
+        }
+        runs[at + 1] = run;
     }
 }
 

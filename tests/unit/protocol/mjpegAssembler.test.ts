@@ -413,6 +413,115 @@ describe("MjpegAssembler", () => {
         });
     });
 
+    describe("fixed fragment ring", () => {
+        it("sizes the ring once: the smallest power of two above maxFragments", () => {
+            expect(new MjpegAssembler().capacity).toBe(2048); // maxFragments 1024, plus the one a push briefly adds
+            expect(new MjpegAssembler({maxFragments: 4}).capacity).toBe(8);
+            expect(new MjpegAssembler({maxFragments: 7}).capacity).toBe(8);
+            expect(new MjpegAssembler({maxFragments: 0}).capacity).toBe(1);
+            for (const maxFragments of [-1, 1.5, Number.POSITIVE_INFINITY, Number.NaN, 0x10_0001]) {
+                expect(() => new MjpegAssembler({maxFragments})).toThrow(RangeError);
+            }
+        });
+
+        it("assembles 10 000 in-order frames through a small ring across the 2^32 wrap, leaving nothing behind", () => {
+            const jpeg = syntheticJpeg(21, 300);
+            const template = fragmentsOf(jpeg, 0, 64); // 5 fragments per frame
+            expect(template).toHaveLength(5);
+            const assembler = new MjpegAssembler({maxFragments: 5});
+            const capacity = assembler.capacity;
+            let id = 0xffff_ff00;
+            let frames = 0;
+            let isExact = true;
+            for (let frame = 0; frame < 10_000; frame += 1) {
+                const ordered = frame % 3 === 0 ? [...template].reverse() : template; // some reordered within the frame
+                for (const fragment of ordered) {
+                    const result = assembler.push((id + fragment.packageId) >>> 0, fragment.msgFlag, fragment.payload);
+                    if (result.kind === "frame") {
+                        frames += 1;
+                        isExact &&= result.frame.jpeg.equals(jpeg) && result.frame.firstPackageId === id;
+                    } else if (result.kind === "dropped") {
+                        expect.fail(`unexpected drop ${JSON.stringify(result)}`);
+                    }
+                }
+                id = (id + template.length) >>> 0;
+            }
+            expect(frames).toBe(10_000);
+            expect(isExact).toBe(true);
+            expect(assembler.bufferedFragments).toBe(0);
+            expect(assembler.bufferedBytes).toBe(0);
+            expect(assembler.capacity).toBe(capacity);
+            expect(assembler.stats).toMatchObject({framesCompleted: 10_000, framesDropped: 0, fragmentsDropped: 0});
+        });
+
+        it("drops the older run when a pkgId one capacity later arrives, and never takes it for a duplicate", () => {
+            const assembler = new MjpegAssembler({maxFragments: 4});
+            const same = Buffer.from("0102030405", "hex");
+            assembler.push(100, MsgFlag.body, same);
+            assembler.push(101, MsgFlag.body, Buffer.from("06", "hex"));
+            expect(assembler.push(100 + assembler.capacity, MsgFlag.body, same)).toStrictEqual({
+                kind: "dropped",
+                reason: "incomplete",
+                packageIds: [100, 101],
+            });
+            expect(assembler.bufferedFragments).toBe(1);
+            expect(assembler.bufferedBytes).toBe(same.length);
+            expect(assembler.stats).toMatchObject({
+                fragmentsDuplicate: 0,
+                framesIncomplete: 1,
+                framesDropped: 1,
+                fragmentsDropped: 2,
+            });
+        });
+
+        it("completes a frame whose fragment shares a slot with an early fragment of a later frame", () => {
+            const jpeg = syntheticJpeg(22, 200);
+            const fragments = fragmentsOf(jpeg, 100, 64); // 100 HEAD, 101-102 BODY, 103 END
+            expect(fragments).toHaveLength(4);
+            const assembler = new MjpegAssembler({maxFragments: 4});
+            const ahead = 101 + assembler.capacity;
+            expect(assembler.push(ahead, MsgFlag.body, Buffer.alloc(3))).toStrictEqual({kind: "pending"});
+            const results = pushAll(assembler, fragments);
+            expect(results[0]).toStrictEqual({kind: "pending"}); // the HEAD does not supersede a later pkgId
+            expect(results[1]).toStrictEqual({kind: "dropped", reason: "incomplete", packageIds: [ahead]});
+            expect(lastFrame(results).jpeg.equals(jpeg)).toBe(true);
+            expect(assembler.bufferedFragments).toBe(0);
+            expect(assembler.stats).toMatchObject({framesCompleted: 1, framesIncomplete: 1});
+        });
+
+        it("never completes a frame from the fragments of another pkgId in the same slot", () => {
+            const fragments = fragmentsOf(syntheticJpeg(23, 200), 100, 64); // 100 HEAD … 103 END
+            const assembler = new MjpegAssembler({maxFragments: 4});
+            pushAll(assembler, fragments.slice(0, 3)); // END 103 still missing
+            const impostor = 102 + assembler.capacity; // an END in 102's slot: 103 must not see 100…102 through it
+            expect(assembler.push(impostor, MsgFlag.end, Buffer.from("ffd9", "hex"))).toStrictEqual({
+                kind: "dropped",
+                reason: "incomplete",
+                packageIds: [100, 101, 102],
+            });
+            const end = fragments[3]!;
+            expect(assembler.push(end.packageId, end.msgFlag, end.payload)).toStrictEqual({kind: "pending"});
+            expect(assembler.bufferedFragments).toBe(2);
+            expect(assembler.stats.framesCompleted).toBe(0);
+        });
+
+        it("handles a slot shared across the 2^32 wrap", () => {
+            const jpeg = syntheticJpeg(24, 200);
+            const fragments = fragmentsOf(jpeg, 0xffff_fffe, 64); // 0xfffffffe, 0xffffffff, 0, 1
+            const assembler = new MjpegAssembler({maxFragments: 4});
+            const ahead = (0xffff_ffff + assembler.capacity) >>> 0;
+            assembler.push(ahead, MsgFlag.body, Buffer.alloc(3));
+            const results = pushAll(assembler, [fragments[3]!, fragments[0]!, fragments[2]!, fragments[1]!]);
+            expect(results[3]).toMatchObject({kind: "frame"});
+            expect(lastFrame(results).packageIds).toStrictEqual([0xffff_fffe, 0xffff_ffff, 0, 1]);
+            expect(lastFrame(results).jpeg.equals(jpeg)).toBe(true);
+            expect(assembler.stats).toMatchObject({framesIncomplete: 1, fragmentsDropped: 1});
+            expect(pushAll(assembler, fragments).every((result) => result.kind === "dropped")).toBe(true);
+            expect(assembler.stats.fragmentsDuplicate).toBe(4);
+            expect(assembler.bufferedFragments).toBe(0);
+        });
+    });
+
     describe("properties", () => {
         const framesArbitrary = fc.record({
             sizes: fc.array(fc.integer({min: 8, max: 6000}), {minLength: 1, maxLength: 6}),
