@@ -76,3 +76,49 @@ export type ParentMessage =
     | {readonly type: "stats"; readonly requestId: number; readonly resetLoopLag?: boolean}
     | {readonly type: "window"; readonly requestId: number; readonly open: boolean; readonly profileDir?: string}
     | {readonly type: "stop"};
+
+// ---- bench/viewerWorker.ts ↔ bench/streaming.ts --------------------------------------------------------
+
+/** workerData of the viewer worker. */
+export interface ViewerWorkerData {
+    readonly httpPort: number;
+    /** One MJPEG viewer per id, in this order (deliveries name cameras by index in this list). */
+    readonly cameraIds: readonly string[];
+    /** The simulator's `frameBytes`, to re-render the expected frames. */
+    readonly frameBytes: number;
+}
+
+/**
+ * Main → viewer worker.
+ * - `open`: open every viewer (batches of 10), answer `opened`.
+ * - `collect`: answer with the deliveries since the previous collect, and the running totals.
+ * - `close`: close every viewer and let the worker exit.
+ */
+export type ViewerRequest =
+    | {readonly type: "open"; readonly requestId: number}
+    | {readonly type: "collect"; readonly requestId: number}
+    | {readonly type: "close"};
+
+export interface ViewerOpenedMessage {
+    readonly type: "opened";
+    readonly requestId: number;
+    readonly error?: string;
+}
+
+/** Deliveries since the previous collect (parallel arrays), then totals since the worker started. */
+export interface ViewerCollectMessage {
+    readonly type: "collect";
+    readonly requestId: number;
+    readonly cameraIndexes: Int32Array;
+    readonly counters: Float64Array;
+    /** performance.timeOrigin + performance.now() when the part's last byte arrived. */
+    readonly receivedAtMs: Float64Array;
+    /** Parts received per viewer since the start. */
+    readonly delivered: Int32Array;
+    readonly corrupt: number;
+    readonly corruptSamples: readonly string[];
+    readonly outOfOrder: number;
+    readonly viewerErrors: number;
+}
+
+export type ViewerMessage = ViewerOpenedMessage | ViewerCollectMessage;

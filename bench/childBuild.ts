@@ -2,7 +2,8 @@
  * Makes the server child runnable by plain `node`, without the tsx loader: the tsx loader thread alone
  * adds ~35 MB of RSS, which would swamp the "RSS < 80 MB with one camera" figure.
  *
- * Every src/**.ts plus bench/benchServer.ts and bench/benchProtocol.ts is transpiled file by file
+ * Every src/**.ts plus bench/benchServer.ts, bench/benchProtocol.ts and the viewer worker
+ * (bench/viewerWorker.ts with tests/support/mjpegClient.ts) is transpiled file by file
  * with TypeScript's transpileModule (no type check; the tsconfig has isolatedModules and
  * verbatimModuleSyntax, so per-file output equals tsc's) into node_modules/.cache/v720-bench/,
  * keeping the layout so relative imports resolve and bare ones (winston, zod…) find the repository's
@@ -19,8 +20,10 @@ import {pathToFileURL} from "node:url";
 import {Worker} from "node:worker_threads";
 
 export interface ChildBuild {
-    /** The entry to run with plain node. */
+    /** The server child's entry, to run with plain node. */
     readonly entry: string;
+    /** The viewer worker's entry (bench/viewerWorker.ts transpiled). */
+    readonly viewerEntry: string;
     /** Output root (node_modules/.cache/v720-bench). */
     readonly outDir: string;
     /** Output file URL → its source map `mappings` and the original source path relative to the repo. */
@@ -73,6 +76,8 @@ export async function buildChild(repoRoot: string): Promise<ChildBuild> {
         ...(await listTs(join(repoRoot, "src"))),
         join(repoRoot, "bench", "benchServer.ts"),
         join(repoRoot, "bench", "benchProtocol.ts"),
+        join(repoRoot, "bench", "viewerWorker.ts"),
+        join(repoRoot, "tests", "support", "mjpegClient.ts"),
     ];
     const jobs: TranspileJob[] = inputs.map((input) => ({
         input,
@@ -96,7 +101,12 @@ export async function buildChild(repoRoot: string): Promise<ChildBuild> {
             });
         }
     }
-    return {entry: join(outDir, "bench", "benchServer.js"), outDir, sourceMaps};
+    return {
+        entry: join(outDir, "bench", "benchServer.js"),
+        viewerEntry: join(outDir, "bench", "viewerWorker.js"),
+        outDir,
+        sourceMaps,
+    };
 }
 
 async function listTs(dir: string): Promise<string[]> {

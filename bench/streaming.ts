@@ -12,12 +12,18 @@ import {monitorEventLoopDelay} from "node:perf_hooks";
 import {setTimeout as sleep} from "node:timers/promises";
 import {fileURLToPath} from "node:url";
 import {parseArgs} from "node:util";
+import {Worker} from "node:worker_threads";
 import type {CameraStats} from "../src/camera/cameraCounters.js";
 import type {FrameSentEvent, SimCamera} from "../src/simulator/simCamera.js";
 import {Simulator, type SimulatorStats} from "../src/simulator/simulator.js";
-import {readSimFrameInfo} from "../src/simulator/syntheticJpeg.js";
-import {type MjpegClient, type MjpegPart, openMjpeg} from "../tests/support/mjpegClient.js";
-import type {FrameTrace, StatsMessage} from "./benchProtocol.js";
+import type {
+    FrameTrace,
+    StatsMessage,
+    ViewerCollectMessage,
+    ViewerMessage,
+    ViewerRequest,
+    ViewerWorkerData,
+} from "./benchProtocol.js";
 import {buildChild} from "./childBuild.js";
 import {type ProfileSummary, type SourceMapInfo, summarizeProfile} from "./cpuProfile.js";
 import {type HostCpu, readHostCpu, readUdpSnmp, readUdpSocketDrops, type UdpSnmp} from "./procStats.js";
@@ -142,13 +148,10 @@ function othersPct(step: StepResult): number | undefined {
 
 class CameraTrack {
     readonly camera: SimCamera;
-    /** counter → performance.now() after the frame's last fragment left; deleted on delivery. */
+    /** counter → absolute time (performance.timeOrigin + now) after the frame's last fragment left. */
     readonly sentAt = new Map<number, number>();
-    client: MjpegClient | undefined;
     sentInWindow = 0;
     deliveredInWindow = 0;
-    delivered = 0;
-    lastCounter = 0;
     fragments = 0;
 
     constructor(camera: SimCamera) {
@@ -156,82 +159,121 @@ class CameraTrack {
     }
 }
 
-/** Counts and checks every frame sent and every part delivered during one step. */
+/**
+ * Frames sent (here, on the simulator's thread) and parts delivered (reported by the viewer worker),
+ * matched by camera and counter. All times are absolute: performance.timeOrigin + performance.now().
+ */
 class StepRecorder {
     windowStartMs = Number.POSITIVE_INFINITY;
     windowEndMs = Number.POSITIVE_INFINITY;
     readonly latenciesMs: number[] = [];
     /** Frames sent in the window and delivered: for the split at the server (see splitLatency). */
     readonly deliveries: {cameraId: string; counter: number; sentAtMs: number; receivedAtMs: number}[] = [];
-    corrupt = 0;
-    readonly corruptSamples: string[] = [];
-    outOfOrder = 0;
-    /** Delivered counters no longer in the camera's sentFrames log (compared with expectedFrame instead). */
-    notInLog = 0;
 
     onSent(track: CameraTrack, event: FrameSentEvent): void {
-        track.sentAt.set(event.counter, event.sentAtPerfMs);
+        const atMs = performance.timeOrigin + event.sentAtPerfMs;
+        track.sentAt.set(event.counter, atMs);
         track.fragments = event.fragments;
-        if (event.sentAtPerfMs >= this.windowStartMs && event.sentAtPerfMs <= this.windowEndMs) {
+        if (atMs >= this.windowStartMs && atMs <= this.windowEndMs) {
             track.sentInWindow += 1;
         }
     }
 
-    onPart(track: CameraTrack, part: MjpegPart): void {
-        track.delivered += 1;
-        const info = readSimFrameInfo(part.data);
-        if (info === undefined || info.cameraId !== track.camera.id) {
-            this.#corrupt(
-                `${track.camera.id}: part of ${part.data.length} bytes is not a frame of this camera (${info?.cameraId ?? "no counter"})`,
-            );
-            return;
-        }
-        let expected = track.camera.sentFrames.get(info.counter);
-        if (expected === undefined) {
-            this.notInLog += 1;
-            expected = track.camera.expectedFrame(info.counter);
-        }
-        if (!part.data.equals(expected)) {
-            this.#corrupt(
-                `${track.camera.id} frame ${info.counter}: ${part.data.length} bytes delivered, ${expected.length} sent, ` +
-                    `first difference at byte ${firstDifference(part.data, expected)}`,
-            );
-        }
-        if (info.counter <= track.lastCounter) {
-            this.outOfOrder += 1;
-        } else {
-            track.lastCounter = info.counter;
-        }
-        const sentAtMs = track.sentAt.get(info.counter);
-        track.sentAt.delete(info.counter);
-        if (sentAtMs !== undefined && sentAtMs >= this.windowStartMs && sentAtMs <= this.windowEndMs) {
-            track.deliveredInWindow += 1;
-            this.latenciesMs.push(part.receivedAtHr - sentAtMs);
-            this.deliveries.push({
-                cameraId: track.camera.id,
-                counter: info.counter,
-                sentAtMs,
-                receivedAtMs: part.receivedAtHr,
-            });
+    /** Counts the deliveries of frames sent during the window. */
+    onDeliveries(tracks: readonly CameraTrack[], collected: ViewerCollectMessage): void {
+        for (let index = 0; index < collected.counters.length; index += 1) {
+            const track = tracks[collected.cameraIndexes[index] ?? -1];
+            const counter = collected.counters[index] ?? 0;
+            const receivedAtMs = collected.receivedAtMs[index] ?? 0;
+            const sentAtMs = track?.sentAt.get(counter);
+            if (track === undefined || sentAtMs === undefined) {
+                continue;
+            }
+            track.sentAt.delete(counter);
+            if (sentAtMs >= this.windowStartMs && sentAtMs <= this.windowEndMs) {
+                track.deliveredInWindow += 1;
+                this.latenciesMs.push(receivedAtMs - sentAtMs);
+                this.deliveries.push({cameraId: track.camera.id, counter, sentAtMs, receivedAtMs});
+            }
         }
     }
 
-    #corrupt(description: string): void {
-        this.corrupt += 1;
-        if (this.corruptSamples.length < 3) {
-            this.corruptSamples.push(description);
+    /** Forgets send times that can no longer be matched: before the window, or older than 5 s before it. */
+    prune(tracks: readonly CameraTrack[]): void {
+        const cutoffMs = Math.min(this.windowStartMs, performance.timeOrigin + performance.now() - 5000);
+        for (const track of tracks) {
+            for (const [counter, sentAtMs] of track.sentAt) {
+                if (sentAtMs >= cutoffMs) {
+                    break;
+                }
+                track.sentAt.delete(counter);
+            }
         }
     }
 }
 
-function firstDifference(a: Buffer, b: Buffer): number {
-    const length = Math.min(a.length, b.length);
-    for (let index = 0; index < length; index += 1) {
-        if (a[index] !== b[index]) {
-            return index;
+/** The MJPEG viewers, one per camera, in a worker thread (bench/viewerWorker.ts). */
+class ViewerPool {
+    readonly #worker: Worker;
+    readonly #pending = new Map<number, {resolve: (message: ViewerMessage) => void; reject: (error: Error) => void}>();
+    #nextRequestId = 1;
+    #exited = false;
+
+    constructor(entry: string, data: ViewerWorkerData) {
+        // execArgv []: plain node on the transpiled file, without the bench's tsx loader
+        this.#worker = new Worker(entry, {workerData: data, execArgv: []});
+        this.#worker.on("message", (message: ViewerMessage) => {
+            const pending = this.#pending.get(message.requestId);
+            this.#pending.delete(message.requestId);
+            pending?.resolve(message);
+        });
+        const fail = (error: Error): void => {
+            this.#exited = true;
+            for (const pending of this.#pending.values()) {
+                pending.reject(error);
+            }
+            this.#pending.clear();
+        };
+        this.#worker.on("error", fail);
+        this.#worker.on("exit", (code) => fail(new Error(`the viewer worker exited with code ${code}`)));
+    }
+
+    async open(): Promise<void> {
+        const message = await this.#request("open");
+        if (message.type === "opened" && message.error !== undefined) {
+            throw new Error(`opening the viewers failed: ${message.error}`);
         }
     }
-    return length;
+
+    async collect(): Promise<ViewerCollectMessage> {
+        const message = await this.#request("collect");
+        if (message.type !== "collect") {
+            throw new Error(`the viewer worker answered ${message.type} to collect`);
+        }
+        return message;
+    }
+
+    async close(): Promise<void> {
+        if (this.#exited) {
+            return;
+        }
+        const exited = new Promise((resolve) => this.#worker.once("exit", resolve));
+        this.#worker.postMessage({type: "close"} satisfies ViewerRequest);
+        const timer = setTimeout(() => void this.#worker.terminate(), 2000);
+        await exited;
+        clearTimeout(timer);
+    }
+
+    #request(type: "open" | "collect"): Promise<ViewerMessage> {
+        if (this.#exited) {
+            return Promise.reject(new Error("the viewer worker is gone"));
+        }
+        const requestId = this.#nextRequestId++;
+        return new Promise((resolve, reject) => {
+            this.#pending.set(requestId, {resolve, reject});
+            this.#worker.postMessage({type, requestId} satisfies ViewerRequest);
+        });
+    }
 }
 
 // ---- one step ------------------------------------------------------------------------------------------
@@ -271,7 +313,6 @@ interface StepResult {
     readonly corrupt: number;
     readonly corruptSamples: readonly string[];
     readonly outOfOrder: number;
-    readonly notInLog: number;
     readonly viewerErrors: number;
     readonly latency: Percentiles | undefined;
     /** Camera's last fragment → server assembled the frame (UDP, server queueing, reassembly). */
@@ -314,6 +355,7 @@ interface StepResult {
 
 interface ChildSetup {
     readonly entry: string;
+    readonly viewerEntry: string;
     readonly cwd: string;
     readonly sourceMaps: ReadonlyMap<string, SourceMapInfo>;
 }
@@ -361,7 +403,7 @@ async function runStep(count: number, settings: Settings, setup: ChildSetup): Pr
         fps: settings.fps,
         frameBytes: settings.frameBytes,
         audio: settings.audio,
-        sentFrameLogSize: Math.ceil(settings.fps) + 4,
+        // the viewer worker re-renders the expected frames: no log of sent frames needed
         startSpreadMs: Math.min(4000, count * 20),
     });
     const tracks = simulator.cameras.map((camera) => {
@@ -371,17 +413,12 @@ async function runStep(count: number, settings: Settings, setup: ChildSetup): Pr
     });
     const loopDelay = monitorEventLoopDelay({resolution: LOOP_DELAY_RESOLUTION_MS});
     loopDelay.enable();
-    const pruneTimer = setInterval(() => {
-        const oldestMs = performance.now() - 10_000;
-        for (const track of tracks) {
-            for (const [counter, sentAtMs] of track.sentAt) {
-                if (sentAtMs >= oldestMs) {
-                    break;
-                }
-                track.sentAt.delete(counter);
-            }
-        }
-    }, 1000);
+    const pruneTimer = setInterval(() => recorder.prune(tracks), 1000);
+    const viewers = new ViewerPool(setup.viewerEntry, {
+        httpPort: server.ports.http,
+        cameraIds: tracks.map((track) => track.camera.id),
+        frameBytes: settings.frameBytes,
+    });
     let result: StepResult;
     try {
         simulator.start();
@@ -394,30 +431,30 @@ async function runStep(count: number, settings: Settings, setup: ChildSetup): Pr
                 `only ${tracks.filter((track) => track.camera.state === "registered").length}/${count} cameras registered`,
             );
         }
-        for (let index = 0; index < tracks.length; index += 10) {
-            await Promise.all(
-                tracks.slice(index, index + 10).map(async (track) => {
-                    const url = `http://127.0.0.1:${server.ports.http}/api/cameras/${track.camera.id}/stream.mjpeg`;
-                    track.client = await openMjpeg(url, (part) => recorder.onPart(track, part));
-                }),
-            );
-            await sleep(20);
+        await viewers.open();
+        let viewersWithFrames = 0;
+        const deadline = performance.now() + 20_000 + count * 50;
+        while (viewersWithFrames < count && performance.now() < deadline) {
+            await sleep(100);
+            const status = await viewers.collect(); // deliveries before the window are not counted
+            viewersWithFrames = status.delivered.filter((parts) => parts > 0).length;
         }
-        await waitFor(() => tracks.every((track) => track.delivered > 0), 20_000 + count * 50);
-        const viewersWithFrames = tracks.filter((track) => track.delivered > 0).length;
         const startupS = (performance.now() - startedAt) / 1000;
 
         await sleep(settings.warmupS * 1000);
         await server.openWindow(profileDir);
+        await viewers.collect(); // drop the warm-up's deliveries
         const before = await snapshot(server, simulator, true);
-        recorder.windowStartMs = before.atMs;
+        recorder.windowStartMs = performance.timeOrigin + before.atMs;
         loopDelay.reset();
         await sleep(settings.seconds * 1000);
         const after = await snapshot(server, simulator);
-        recorder.windowEndMs = after.atMs;
+        recorder.windowEndMs = performance.timeOrigin + after.atMs;
         // the histogram records whole sampling intervals: the lag is what exceeds the resolution
         const loopLagP99Ms = Math.max(0, loopDelay.percentile(99) / 1e6 - LOOP_DELAY_RESOLUTION_MS);
         await sleep(settings.drainMs); // frames sent just before the end are still in flight
+        const collected = await viewers.collect();
+        recorder.onDeliveries(tracks, collected);
         const window = await server.closeWindow();
         const split = splitLatency(recorder, window.frames);
 
@@ -443,11 +480,10 @@ async function runStep(count: number, settings: Settings, setup: ChildSetup): Pr
             deliveredFps: delivered / windowS / count,
             minDeliveredFps: Math.min(...tracks.map((track) => track.deliveredInWindow / windowS)),
             lossPct: sent === 0 ? 100 : (1 - delivered / sent) * 100,
-            corrupt: recorder.corrupt,
-            corruptSamples: recorder.corruptSamples,
-            outOfOrder: recorder.outOfOrder,
-            notInLog: recorder.notInLog,
-            viewerErrors: tracks.reduce((sum, track) => sum + (track.client?.errors.length ?? 0), 0),
+            corrupt: collected.corrupt,
+            corruptSamples: collected.corruptSamples,
+            outOfOrder: collected.outOfOrder,
+            viewerErrors: collected.viewerErrors,
             latency: percentiles(recorder.latenciesMs),
             inbound: percentiles(split.inboundMs),
             outbound: percentiles(split.outboundMs),
@@ -496,9 +532,7 @@ async function runStep(count: number, settings: Settings, setup: ChildSetup): Pr
     } finally {
         clearInterval(pruneTimer);
         loopDelay.disable();
-        for (const track of tracks) {
-            track.client?.close();
-        }
+        await viewers.close();
         await simulator.stop({abrupt: true});
         await server.stop();
     }
@@ -506,9 +540,9 @@ async function runStep(count: number, settings: Settings, setup: ChildSetup): Pr
 }
 
 /**
- * Splits each delivered frame's latency at the moment the server assembled it. The server's clock is
- * performance.timeOrigin + performance.now() of its process; ours is converted the same way, so both
- * are the same system clock (offset error well under 0.1 ms).
+ * Splits each delivered frame's latency at the moment the server assembled it. Every time here is
+ * performance.timeOrigin + performance.now() of its process or thread (the server child, the
+ * simulator, the viewer worker): the same system clock (offset error well under 0.1 ms).
  */
 function splitLatency(
     recorder: StepRecorder,
@@ -518,14 +552,13 @@ function splitLatency(
     for (const frame of frames) {
         assembledAt.set(`${frame.cameraId}:${frame.counter}`, frame.atMs);
     }
-    const origin = performance.timeOrigin;
     const inboundMs: number[] = [];
     const outboundMs: number[] = [];
     for (const delivery of recorder.deliveries) {
         const atMs = assembledAt.get(`${delivery.cameraId}:${delivery.counter}`);
         if (atMs !== undefined) {
-            inboundMs.push(atMs - (origin + delivery.sentAtMs));
-            outboundMs.push(origin + delivery.receivedAtMs - atMs);
+            inboundMs.push(atMs - delivery.sentAtMs);
+            outboundMs.push(delivery.receivedAtMs - atMs);
         }
     }
     return {inboundMs, outboundMs};
@@ -557,7 +590,6 @@ function failedStep(count: number, error: string): StepResult {
         corrupt: 0,
         corruptSamples: [],
         outOfOrder: 0,
-        notInLog: 0,
         viewerErrors: 0,
         latency: undefined,
         inbound: undefined,
@@ -875,13 +907,16 @@ async function main(): Promise<void> {
         return;
     }
     const repoRoot = fileURLToPath(new URL("..", import.meta.url));
-    let setup: ChildSetup;
-    if (settings.useTsx) {
-        setup = {entry: join(repoRoot, "bench", "benchServer.ts"), cwd: repoRoot, sourceMaps: new Map()};
-    } else {
-        const build = await buildChild(repoRoot);
-        setup = {entry: build.entry, cwd: repoRoot, sourceMaps: build.sourceMaps};
-    }
+    // The viewer worker always runs transpiled; the server too unless --tsx.
+    const build = await buildChild(repoRoot);
+    const setup: ChildSetup = settings.useTsx
+        ? {
+              entry: join(repoRoot, "bench", "benchServer.ts"),
+              viewerEntry: build.viewerEntry,
+              cwd: repoRoot,
+              sourceMaps: new Map(),
+          }
+        : {entry: build.entry, viewerEntry: build.viewerEntry, cwd: repoRoot, sourceMaps: build.sourceMaps};
     const cpu = cpus()[0]?.model ?? "unknown cpu";
     print(
         `v720-bridge streaming bench: ${settings.cameras.join(", ")} camera(s) × ${settings.fps} fps × ` +

@@ -889,6 +889,9 @@ export function createSyntheticJpegSource(options: SyntheticJpegOptions = {}): S
     return source;
 }
 
+/** The "v720sim cam=<id> frame=<n>" text fits in this many bytes at the start of the COM segment. */
+const COM_INFO_MAX_BYTES = 160;
+
 export interface SimFrameInfo {
     readonly cameraId: string;
     readonly counter: number;
@@ -902,7 +905,7 @@ export function readSimFrameInfo(jpeg: Uint8Array): SimFrameInfo | undefined {
     if (jpeg.length < 4 || jpeg[0] !== 0xff || jpeg[1] !== SOI) {
         return undefined;
     }
-    const bytes = Buffer.from(jpeg.buffer, jpeg.byteOffset, jpeg.length);
+    const bytes = Buffer.isBuffer(jpeg) ? jpeg : Buffer.from(jpeg.buffer, jpeg.byteOffset, jpeg.length);
     let offset = 2;
     while (offset + 4 <= bytes.length && bytes[offset] === 0xff) {
         const marker = bytes[offset + 1];
@@ -911,7 +914,9 @@ export function readSimFrameInfo(jpeg: Uint8Array): SimFrameInfo | undefined {
         }
         const length = bytes.readUInt16BE(offset + 2);
         if (marker === COM) {
-            const text = bytes.toString("latin1", offset + 4, Math.min(bytes.length, offset + 2 + length));
+            // the COM segment is padded to the target frame size: read only the start of it
+            const textEnd = Math.min(bytes.length, offset + 2 + length, offset + 4 + COM_INFO_MAX_BYTES);
+            const text = bytes.toString("latin1", offset + 4, textEnd);
             const match = /^v720sim cam=(\S*) frame=(\d+)/.exec(text);
             if (match !== null) {
                 return {cameraId: match[1] ?? "", counter: Number(match[2])};
