@@ -14,6 +14,7 @@ import {tmpdir} from "node:os";
 import {join} from "node:path";
 import {monitorEventLoopDelay} from "node:perf_hooks";
 import {type RunningApp, startApp} from "../src/app/app.js";
+import {GcTuner} from "../src/app/runtimeTuning.js";
 import {parseConfig} from "../src/config/schema.js";
 import {readSimFrameInfo} from "../src/simulator/syntheticJpeg.js";
 import {createLogger} from "../src/util/log.js";
@@ -110,7 +111,7 @@ async function main(): Promise<void> {
     if (process.send === undefined) {
         throw new Error("bench/benchServer must be started by bench/streaming.ts (it needs an IPC channel)");
     }
-    const udpBufferArg = process.argv[2];
+    const cloudOverrides = JSON.parse(process.argv[2] ?? "{}") as Record<string, unknown>;
     const dataDir = await mkdtemp(join(tmpdir(), "v720-bench-"));
     const config = parseConfig(
         {
@@ -120,7 +121,7 @@ async function main(): Promise<void> {
                 host: "127.0.0.1",
                 http_port: 0,
                 tcp_port: 0,
-                ...(udpBufferArg === undefined ? {} : {udp_receive_buffer_bytes: Number(udpBufferArg)}),
+                ...cloudOverrides,
             },
             http: {host: "127.0.0.1", port: 0},
             log: {level: "warn"},
@@ -129,7 +130,9 @@ async function main(): Promise<void> {
         },
         "bench",
     );
-    const app = await startApp(config, createLogger(config.log));
+    const log = createLogger(config.log);
+    const app = await startApp(config, log);
+    new GcTuner(config.cloud.lowLatencyGc, log.child("gc")).follow(app.cameras.registry); // as `serve` does
     const server = new BenchServer(app);
     let stopping = false;
     const stop = (): void => {

@@ -9,7 +9,8 @@ export interface ServerChildOptions {
     /** Extra node flags for the child, e.g. --max-semi-space-size=2. */
     readonly nodeArgs?: readonly string[];
     readonly cwd: string;
-    readonly udpReceiveBufferBytes?: number | undefined;
+    /** `cloud.*` keys (YAML names) set on the server's config, e.g. {udp_worker: false}. */
+    readonly cloud?: Readonly<Record<string, unknown>> | undefined;
     readonly startTimeoutMs?: number;
 }
 
@@ -54,7 +55,7 @@ export class ServerChild {
 
     static start(options: ServerChildOptions): Promise<ServerChild> {
         const execArgv = [...(options.useTsx ? ["--import", "tsx"] : []), ...(options.nodeArgs ?? [])];
-        const args = options.udpReceiveBufferBytes === undefined ? [] : [String(options.udpReceiveBufferBytes)];
+        const args = [JSON.stringify(options.cloud ?? {})];
         // execArgv is explicit: the bench itself runs under tsx and must not hand its loader to the child.
         const child = fork(options.entry, args, {
             cwd: options.cwd,

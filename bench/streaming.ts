@@ -43,6 +43,8 @@ interface Settings {
     readonly useTsx: boolean;
     readonly serverNodeArgs: readonly string[];
     readonly udpBufferBytes: number | undefined;
+    readonly udpWorker: boolean;
+    readonly lowLatencyGc: boolean | "auto";
     readonly quick: boolean;
 }
 
@@ -55,6 +57,8 @@ const USAGE = `Usage: npm run bench -- [options]
   --frame-bytes N    JPEG size (default 25600 = 25 KiB = 26 fragments of ≤ 1004 bytes)
   --no-audio         cameras send no G.711 audio
   --udp-buffer N     server UDP receive buffer in bytes (default: the config default)
+  --no-udp-worker    server with cloud.udp_worker: false (UDP socket on the main thread)
+  --low-latency-gc M   server's cloud.low_latency_gc: auto (default), true or false
   --profile          V8 CPU profile of the server during each window: prints its hot spots
   --server-node-args=ARGS  extra node flags for the server child, e.g. --server-node-args=--max-semi-space-size=2
   --tsx              run the server child under the tsx loader instead of transpiling src/ (adds ~35 MB RSS)
@@ -76,6 +80,8 @@ function parseSettings(argv: readonly string[]): Settings | undefined {
             "frame-bytes": {type: "string"},
             "no-audio": {type: "boolean"},
             "udp-buffer": {type: "string"},
+            "no-udp-worker": {type: "boolean"},
+            "low-latency-gc": {type: "string"},
             profile: {type: "boolean"},
             tsx: {type: "boolean"},
             "server-node-args": {type: "string"},
@@ -115,12 +121,24 @@ function parseSettings(argv: readonly string[]): Settings | undefined {
         profile: values.profile === true,
         useTsx: values.tsx === true,
         serverNodeArgs: (values["server-node-args"] ?? "").split(" ").filter((arg) => arg.length > 0),
+        udpWorker: values["no-udp-worker"] !== true,
+        lowLatencyGc: parseGcMode(values["low-latency-gc"]),
         udpBufferBytes:
             values["udp-buffer"] === undefined
                 ? undefined
                 : Math.round(positive("udp-buffer", values["udp-buffer"], 0)),
         quick,
     };
+}
+
+function parseGcMode(raw: string | undefined): boolean | "auto" {
+    if (raw === undefined || raw === "auto") {
+        return "auto";
+    }
+    if (raw === "true" || raw === "false") {
+        return raw === "true";
+    }
+    throw new Error(`--low-latency-gc must be auto, true or false, got ${JSON.stringify(raw)}`);
 }
 
 // ---- targets (issue 2, "Done when") ------------------------------------------------------------------
@@ -391,7 +409,11 @@ async function runStep(count: number, settings: Settings, setup: ChildSetup): Pr
         useTsx: settings.useTsx,
         nodeArgs: settings.serverNodeArgs,
         cwd: setup.cwd,
-        udpReceiveBufferBytes: settings.udpBufferBytes,
+        cloud: {
+            udp_worker: settings.udpWorker,
+            low_latency_gc: settings.lowLatencyGc,
+            ...(settings.udpBufferBytes === undefined ? {} : {udp_receive_buffer_bytes: settings.udpBufferBytes}),
+        },
     });
     const idle = await server.stats();
     const startedAt = performance.now();
@@ -925,7 +947,8 @@ async function main(): Promise<void> {
     print(
         `window ${settings.seconds} s after ${settings.warmupS} s warm-up; server: real startApp in a child process ` +
             `(${settings.useTsx ? "tsx loader" : "plain node, src/ transpiled"}` +
-            `${settings.serverNodeArgs.length > 0 ? ` ${settings.serverNodeArgs.join(" ")}` : ""}, restarted per step); ` +
+            `${settings.serverNodeArgs.length > 0 ? ` ${settings.serverNodeArgs.join(" ")}` : ""}, restarted per step; ` +
+            `cloud.udp_worker ${settings.udpWorker}, cloud.low_latency_gc ${settings.lowLatencyGc}); ` +
             `${availableParallelism()} × ${cpu}, node ${process.version}` +
             (settings.quick ? "; BENCH_QUICK smoke run" : ""),
     );

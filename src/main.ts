@@ -133,6 +133,8 @@ async function serve(args: readonly string[]): Promise<CommandResult> {
         }
         return 1;
     }
+    const {GcTuner} = await import("./app/runtimeTuning.js");
+    new GcTuner(loaded.config.cloud.lowLatencyGc, log.child("gc")).follow(app.cameras.registry);
     signals.attach(app);
     return "running";
 }

@@ -85,6 +85,7 @@ async function build(
             stallTimeoutMs: config.cloud.stallTimeoutMs,
             stopGraceMs: config.cloud.stopGraceMs,
             udpReceiveBufferBytes: config.cloud.udpReceiveBufferBytes,
+            udpWorker: config.cloud.udpWorker,
             advertiseHost,
             firmwareFor: (id) => store.get(id)?.firmware ?? undefined,
             maxCameras: config.cloud.maxCameras,

@@ -9,7 +9,6 @@
  *   dropped and counted.
  * - Undecodable datagrams are dropped, counted and logged at most once per interval per kind.
  */
-import {createSocket, type RemoteInfo, type Socket} from "node:dgram";
 import type {CaptureDirection, CaptureTap, CaptureTapSlot} from "../model/captureTap.js";
 import {Cmd, Code} from "../protocol/commands.js";
 import {ProtocolError} from "../protocol/errors.js";
@@ -27,6 +26,8 @@ import {hexPreview} from "../util/hex.js";
 import type {Logger} from "../util/log.js";
 import {RateLimitedCounter} from "../util/rateLimitedCounter.js";
 import type {CameraCounters} from "./cameraCounters.js";
+import {DirectUdpEndpoint, type UdpEndpoint, type UdpEndpointHandlers} from "./udpEndpoint.js";
+import {WorkerUdpEndpoint} from "./udpWorkerEndpoint.js";
 
 export const DEFAULT_UDP_RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
 
@@ -63,14 +64,19 @@ export interface UdpPeerDirectory {
 
 export interface UdpServerOptions {
     readonly udpReceiveBufferBytes: number;
+    /** The socket in a worker thread (udpWorkerEndpoint.ts); default true. */
+    readonly udpWorker?: boolean | undefined;
     /** Datagrams both ways go to `captureTap.tap` while it is active (model/captureTap.ts). */
     readonly captureTap?: CaptureTapSlot | undefined;
 }
 
-interface Binding {
+/** A datagram's source address, or a peer's bound one. */
+interface Source {
     readonly address: string;
     readonly port: number;
 }
+
+type Binding = Source;
 
 const PROBE_PACKET = encodeJsonPacket(buildProbeRequest());
 /**
@@ -91,9 +97,9 @@ export class UdpServer implements UdpTransport {
     readonly #routes = new Map<string, Map<number, UdpPeer>>();
     /** peer → its current binding, so a re-bind removes the old route. */
     readonly #bindings = new Map<UdpPeer, Binding>();
-    readonly #onMessage = (datagram: Buffer, remote: RemoteInfo): void => this.#handleDatagram(datagram, remote);
     readonly #probeRepliedAtMs = new WeakMap<UdpPeer, number>();
-    #socket: Socket | undefined;
+    readonly #endpoint: UdpEndpoint;
+    #listening = false;
     #port = 0;
     #address = "";
 
@@ -103,6 +109,15 @@ export class UdpServer implements UdpTransport {
         this.#counters = counters;
         this.#log = log;
         this.#limiter = new RateLimitedCounter();
+        const handlers: UdpEndpointHandlers = {
+            onDatagram: (datagram, address, port) => this.#handleDatagram(datagram, address, port),
+            onError: (error) => this.#handleSocketError(error),
+        };
+        const endpointOptions = {receiveBufferBytes: options.udpReceiveBufferBytes};
+        this.#endpoint =
+            options.udpWorker === false
+                ? new DirectUdpEndpoint(endpointOptions, handlers, log)
+                : new WorkerUdpEndpoint(endpointOptions, handlers, log);
     }
 
     get port(): number {
@@ -119,40 +134,20 @@ export class UdpServer implements UdpTransport {
     }
 
     /** Binds udp4 `host:port`. Rejects with the original error (code kept) when the port cannot be had. */
-    listen(host: string, port: number): Promise<{address: string; port: number}> {
-        return new Promise((resolve, reject) => {
-            const socket = createSocket({type: "udp4"});
-            const onBindError = (error: Error): void => {
-                socket.close();
-                reject(error);
-            };
-            socket.once("error", onBindError);
-            socket.bind(port, host, () => {
-                socket.off("error", onBindError);
-                socket.on("error", (error: Error) => this.#handleSocketError(error));
-                socket.on("message", this.#onMessage);
-                this.#socket = socket;
-                const bound = socket.address();
-                this.#port = bound.port;
-                this.#address = bound.address;
-                this.#setReceiveBuffer(socket);
-                this.#log.info(`listening on udp ${bound.address}:${bound.port}`);
-                resolve({address: bound.address, port: bound.port});
-            });
-        });
+    async listen(host: string, port: number): Promise<{address: string; port: number}> {
+        const bound = await this.#endpoint.bind(host, port);
+        this.#listening = true;
+        this.#port = bound.port;
+        this.#address = bound.address;
+        this.#log.info(`listening on udp ${bound.address}:${bound.port}`);
+        return bound;
     }
 
     close(): Promise<void> {
-        const socket = this.#socket;
-        this.#socket = undefined;
+        this.#listening = false;
         this.#routes.clear();
         this.#bindings.clear();
-        if (socket === undefined) {
-            return Promise.resolve();
-        }
-        return new Promise((resolve) => {
-            socket.close(() => resolve());
-        });
+        return this.#endpoint.close();
     }
 
     send(packet: Buffer, port: number, address: string): void {
@@ -160,8 +155,10 @@ export class UdpServer implements UdpTransport {
         if (tap?.isActive === true) {
             this.#capture(tap, "out", packet, address, port);
         }
-        // No callback: a send error surfaces as an 'error' event, handled once in #handleSocketError.
-        this.#socket?.send(packet, port, address);
+        // No callback: a send error surfaces through onError, handled once in #handleSocketError.
+        if (this.#listening) {
+            this.#endpoint.send(packet, port, address);
+        }
     }
 
     /** Routes `address:port` to `peer`; the peer's previous route and any other owner of the source go. */
@@ -219,25 +216,25 @@ export class UdpServer implements UdpTransport {
         tap.packet("udp", direction, this.peerAt(address, port)?.id, {address, port}, header, payload);
     }
 
-    #handleDatagram(datagram: Buffer, remote: RemoteInfo): void {
+    #handleDatagram(datagram: Buffer, address: string, port: number): void {
         this.#counters.datagramsReceived += 1;
         const tap = this.#options.captureTap?.tap;
         if (tap?.isActive === true) {
-            this.#capture(tap, "in", datagram, remote.address, remote.port);
+            this.#capture(tap, "in", datagram, address, port);
         }
         let payloadEnd: number;
         try {
             payloadEnd = datagramPayloadEnd(datagram);
         } catch (error) {
-            this.#drop(error, datagram, remote);
+            this.#drop(error, datagram, {address, port});
             return;
         }
         const command = datagram.readUInt16LE(HeaderOffset.command);
         if (command === Cmd.jpeg || command === Cmd.g711 || command === Cmd.pcm) {
             // the hot path (~300 datagrams/s per streaming camera): fields read in place, one payload view
-            const peer = this.#routes.get(remote.address)?.get(remote.port);
+            const peer = this.#routes.get(address)?.get(port);
             if (peer === undefined) {
-                this.#unknownSource(remote, datagram);
+                this.#unknownSource({address, port}, datagram);
                 return;
             }
             try {
@@ -253,9 +250,10 @@ export class UdpServer implements UdpTransport {
             return;
         }
         if (command === Cmd.json) {
-            this.#handleJson(decodeDatagram(datagram), remote); // already checked: cannot throw
+            this.#handleJson(decodeDatagram(datagram), {address, port}); // already checked: cannot throw
             return;
         }
+        const remote: Source = {address, port};
         if (command === Cmd.heartbeat) {
             const peer = this.#routes.get(remote.address)?.get(remote.port);
             if (peer === undefined) {
@@ -274,7 +272,7 @@ export class UdpServer implements UdpTransport {
         this.#warn("unsupported-datagram", `unsupported UDP cmd ${command} dropped`, remote, datagram);
     }
 
-    #handleJson(packet: Packet, remote: RemoteInfo): void {
+    #handleJson(packet: Packet, remote: Source): void {
         let message: WireMessage;
         try {
             message = decodeJson(packet.payload);
@@ -302,7 +300,7 @@ export class UdpServer implements UdpTransport {
         }
     }
 
-    #handleProbe(message: WireMessage, remote: RemoteInfo, raw: Buffer): void {
+    #handleProbe(message: WireMessage, remote: Source, raw: Buffer): void {
         let devTarget: string;
         let status: number;
         try {
@@ -345,7 +343,7 @@ export class UdpServer implements UdpTransport {
         }
     }
 
-    #drop(error: unknown, raw: Uint8Array, remote: RemoteInfo): void {
+    #drop(error: unknown, raw: Uint8Array, remote: Source): void {
         if (!(error instanceof ProtocolError)) {
             throw error; // a bug, not bad input
         }
@@ -353,12 +351,12 @@ export class UdpServer implements UdpTransport {
         this.#warn("bad-datagram", `bad datagram dropped: ${error.message}`, remote, error.raw ?? raw);
     }
 
-    #unknownSource(remote: RemoteInfo, raw: Uint8Array): void {
+    #unknownSource(remote: Source, raw: Uint8Array): void {
         this.#counters.unknownSourceDatagrams += 1;
         this.#warn("unknown-source", "datagram from an unbound source dropped", remote, raw);
     }
 
-    #warn(kind: string, message: string, remote: RemoteInfo, raw: Uint8Array): void {
+    #warn(kind: string, message: string, remote: Source, raw: Uint8Array): void {
         const suppressed = this.#limiter.hit(kind);
         if (suppressed === undefined) {
             if (this.#log.isLevelEnabled("debug")) {
@@ -367,24 +365,6 @@ export class UdpServer implements UdpTransport {
             return;
         }
         this.#log.warn(message, {peer: `${remote.address}:${remote.port}`, raw: hexPreview(raw), suppressed});
-    }
-
-    #setReceiveBuffer(socket: Socket): void {
-        try {
-            socket.setRecvBufferSize(this.#options.udpReceiveBufferBytes);
-        } catch (error) {
-            this.#log.warn(`could not set the UDP receive buffer to ${this.#options.udpReceiveBufferBytes} B`, {
-                error,
-            });
-        }
-        try {
-            // Linux reports twice the granted size and caps requests at net.core.rmem_max.
-            this.#log.info(`UDP receive buffer: ${socket.getRecvBufferSize()} B`, {
-                requested: this.#options.udpReceiveBufferBytes,
-            });
-        } catch (error) {
-            this.#log.warn("could not read the UDP receive buffer size", {error});
-        }
     }
 
     #handleSocketError(error: Error): void {

@@ -46,6 +46,8 @@ const cloudSchema = z.strictObject({
     stall_timeout_ms: durationMs.default(5_000),
     stop_grace_ms: durationMs.default(3_000),
     udp_receive_buffer_bytes: z.number().int().min(0).default(4_194_304),
+    udp_worker: z.boolean().default(true),
+    low_latency_gc: z.union([z.boolean(), z.literal("auto")]).default("auto"),
     max_cameras: z.number().int().min(1).max(100_000).default(1000),
 });
 
@@ -229,6 +231,10 @@ export interface CloudConfig {
     readonly stallTimeoutMs: number;
     readonly stopGraceMs: number;
     readonly udpReceiveBufferBytes: number;
+    /** The camera UDP socket runs in a worker thread (camera/udpWorkerEndpoint.ts). */
+    readonly udpWorker: boolean;
+    /** V8 incremental marking off: always, never, or while many cameras stream (app/runtimeTuning.ts; `serve` only). */
+    readonly lowLatencyGc: boolean | "auto";
     /** Most cameras remembered (online or offline); a flood of fake registrations cannot grow memory beyond it. */
     readonly maxCameras: number;
 }
@@ -387,6 +393,8 @@ function toConfig(file: FileConfig): Config {
             stallTimeoutMs: cloud.stall_timeout_ms,
             stopGraceMs: cloud.stop_grace_ms,
             udpReceiveBufferBytes: cloud.udp_receive_buffer_bytes,
+            udpWorker: cloud.udp_worker,
+            lowLatencyGc: cloud.low_latency_gc,
             maxCameras: cloud.max_cameras,
         },
         http: {

@@ -224,44 +224,54 @@ describe("CameraServer (integration, 127.0.0.1)", () => {
         expect(server.addresses).toMatchObject({tcpAddress: HOST, udpAddress: HOST});
     });
 
-    it("runs the whole handshake and delivers byte-identical frames, confirming every fragment", async () => {
-        const {server, tcpPort, udpPort} = await startServer();
-        const camera = await TestCamera.connect(tcpPort, udpPort, "0800c00128F8");
-        await camera.register();
-        expect(server.registry.get("0800c00128F8")?.online).toBe(true);
-        const viewer = frameCollector();
-        const result = server.registry.subscribe("0800c00128F8", viewer.consumer);
-        expect(result.ok).toBe(true);
-        await waitUntil(() => camera.isStreaming);
+    it.each([
+        {udpWorker: true, where: "in a worker thread"},
+        {udpWorker: false, where: "on the main thread"},
+    ])(
+        "runs the whole handshake and delivers byte-identical frames, confirming every fragment (UDP $where)",
+        async ({udpWorker}) => {
+            const {server, tcpPort, udpPort} = await startServer({udpWorker});
+            const camera = await TestCamera.connect(tcpPort, udpPort, "0800c00128F8");
+            await camera.register();
+            expect(server.registry.get("0800c00128F8")?.online).toBe(true);
+            const viewer = frameCollector();
+            const result = server.registry.subscribe("0800c00128F8", viewer.consumer);
+            expect(result.ok).toBe(true);
+            await waitUntil(() => camera.isStreaming);
 
-        // §8.3 order: 101, 11, then 53, 301{298}, 301{4}, 301{3}
-        expect(
-            camera.tcpMessages.map((m) => (m.code === 301 ? `301/${(m["content"] as WireMessage).code}` : m.code)),
-        ).toStrictEqual([101, 11, 53, "301/298", "301/4", "301/3"]);
-        const eleven = camera.tcpMessages[1];
-        expect(eleven).toMatchObject({cliIp: HOST, cliPort: udpPort, cliNatIp: HOST, cliNatPort: udpPort});
-        // code 21 carries the observed source of the camera's UDP socket
-        expect(camera.udpMessages.find((m) => m.code === 21)).toStrictEqual({code: 21, ip: HOST, port: camera.udpPort});
-        expect(camera.udpMessages.filter((m) => m.code === 50)).toHaveLength(1);
+            // §8.3 order: 101, 11, then 53, 301{298}, 301{4}, 301{3}
+            expect(
+                camera.tcpMessages.map((m) => (m.code === 301 ? `301/${(m["content"] as WireMessage).code}` : m.code)),
+            ).toStrictEqual([101, 11, 53, "301/298", "301/4", "301/3"]);
+            const eleven = camera.tcpMessages[1];
+            expect(eleven).toMatchObject({cliIp: HOST, cliPort: udpPort, cliNatIp: HOST, cliNatPort: udpPort});
+            // code 21 carries the observed source of the camera's UDP socket
+            expect(camera.udpMessages.find((m) => m.code === 21)).toStrictEqual({
+                code: 21,
+                ip: HOST,
+                port: camera.udpPort,
+            });
+            expect(camera.udpMessages.filter((m) => m.code === 50)).toHaveLength(1);
 
-        const sent: Buffer[] = [];
-        for (let counter = 1; counter <= 5; counter++) {
-            sent.push(camera.sendFrame(counter));
-            await waitUntil(() => viewer.frames.length === counter);
-        }
-        expect(viewer.frames.map((frame) => frame.sequence)).toStrictEqual([1, 2, 3, 4, 5]);
-        viewer.frames.forEach((frame, index) => {
-            expect(frame.data.equals(sent[index]!)).toBe(true);
-        });
-        const fragmentsPerFrame = encodeJpegFragments(sent[0]!, 0).length;
-        await waitUntil(() => new Set(camera.confirms.flat()).size === 5 * fragmentsPerFrame);
-        await waitUntil(() => server.registry.get("0800c00128F8")?.baseInfo !== null);
-        expect(server.registry.get("0800c00128F8")).toMatchObject({
-            firmware: "202212011602",
-            streamState: "streaming",
-            framesDelivered: 5,
-        });
-    });
+            const sent: Buffer[] = [];
+            for (let counter = 1; counter <= 5; counter++) {
+                sent.push(camera.sendFrame(counter));
+                await waitUntil(() => viewer.frames.length === counter);
+            }
+            expect(viewer.frames.map((frame) => frame.sequence)).toStrictEqual([1, 2, 3, 4, 5]);
+            viewer.frames.forEach((frame, index) => {
+                expect(frame.data.equals(sent[index]!)).toBe(true);
+            });
+            const fragmentsPerFrame = encodeJpegFragments(sent[0]!, 0).length;
+            await waitUntil(() => new Set(camera.confirms.flat()).size === 5 * fragmentsPerFrame);
+            await waitUntil(() => server.registry.get("0800c00128F8")?.baseInfo !== null);
+            expect(server.registry.get("0800c00128F8")).toMatchObject({
+                firmware: "202212011602",
+                streamState: "streaming",
+                framesDelivered: 5,
+            });
+        },
+    );
 
     it("never delivers a frame that lost a fragment; reordered frames arrive intact", async () => {
         const {server, tcpPort, udpPort} = await startServer();

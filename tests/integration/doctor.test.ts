@@ -106,7 +106,7 @@ describe("doctor against a running service", () => {
         const names = {"v720.naxclow.com": [here], "v720.p2p.naxclow.com": [here]};
         await expect
             .poll(async () => (await doctor(env, deps(names, lookups))).out, {timeout: 10_000})
-            .toContain("1 from v720-bridge");
+            .toContain("2 from v720-bridge"); // the bridge's own device and the camera's
         const {code, out} = await doctor(env, deps(names, lookups));
         expect(out).toContain(`✓ service running at http://127.0.0.1:${app.ports.http} and ready`);
         expect(out).toContain("    ✓ mqtt: connected to the Home Assistant broker");

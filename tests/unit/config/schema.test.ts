@@ -29,6 +29,8 @@ describe("parseConfig", () => {
                 stallTimeoutMs: 5_000,
                 stopGraceMs: 3_000,
                 udpReceiveBufferBytes: 4_194_304,
+                udpWorker: true,
+                lowLatencyGc: "auto",
                 maxCameras: 1000,
             },
             http: {port: 8099, host: "0.0.0.0", auth: null, snapshotMaxAgeMs: 2_000, snapshotTimeoutMs: 10_000},

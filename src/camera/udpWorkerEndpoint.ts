@@ -1,0 +1,372 @@
+/**
+ * The camera UDP socket in a worker thread (`cloud.udp_worker: true`, the default).
+ *
+ * Why: at 150 streaming cameras the socket delivers ~46 000 datagrams a second. Node gives every
+ * datagram its own ArrayBuffer, and V8 frees those buffers one by one in its GC pauses
+ * ("sweep_array_buffers": 2–6 ms per pause, several pauses a second, each one stalling every camera
+ * and every viewer on the event loop). Here the worker receives the datagrams and copies them, in
+ * arrival order, into one batch per turn of its event loop (usually the ≤ 32 datagrams libuv read
+ * in one go); the main thread gets one transferred ArrayBuffer per batch and hands views of it to
+ * UdpServer. The per-datagram buffers live and die in the worker's small heap, off the main thread.
+ * Sends go the other way, batched per main-thread task (a queued microtask), so 605 confirms still
+ * leave from the port the cameras talk to.
+ *
+ * Batch layout, worker → main, per datagram: u16 LE address id, u16 LE port, u32 LE length, bytes.
+ * Address ids index a table both sides build from the `addresses` list each batch carries for its
+ * new sources; past ADDRESS_TABLE_LIMIT entries the worker starts a new table (`resetAddresses`),
+ * so a flood of spoofed sources cannot grow memory on either side.
+ * Send batch, main → worker, per datagram: u16 LE port, u8 address length, address (latin1),
+ * u32 LE length, bytes.
+ *
+ * The worker's code is a plain CommonJS string run with `eval: true`: it needs only node:dgram and
+ * node:worker_threads, and runs the same from dist/, under tsx and under Vitest (a .ts worker file
+ * would need a loader in every one of them). It is covered by tests/integration/udpWorkerEndpoint.test.ts.
+ */
+import {Worker} from "node:worker_threads";
+import type {Logger} from "../util/log.js";
+import type {UdpEndpoint, UdpEndpointHandlers, UdpEndpointOptions} from "./udpEndpoint.js";
+
+/** Distinct source addresses the worker names before it starts a new table. */
+export const ADDRESS_TABLE_LIMIT = 4096;
+/** A batch is posted once it holds this many bytes, or at the end of the worker's event-loop turn. */
+const BATCH_FLUSH_BYTES = 64 * 1024;
+/** Largest UDP payload over IPv4. */
+const MAX_DATAGRAM_BYTES = 65_507;
+const RECORD_HEADER_BYTES = 8;
+/** After an unexpected worker exit, the socket is re-opened after this delay. */
+const RESTART_DELAY_MS = 1000;
+
+interface WorkerData {
+    readonly host: string;
+    readonly port: number;
+    readonly receiveBufferBytes: number;
+    readonly batchFlushBytes: number;
+    readonly maxDatagramBytes: number;
+    readonly addressTableLimit: number;
+}
+
+type WorkerMessage =
+    | {
+          readonly type: "listening";
+          readonly address: string;
+          readonly port: number;
+          readonly receiveBufferBytes?: number;
+          readonly receiveBufferError?: string;
+      }
+    | {readonly type: "bindError"; readonly message: string; readonly code?: string; readonly syscall?: string}
+    | {
+          readonly type: "batch";
+          readonly buffer: ArrayBuffer;
+          readonly count: number;
+          readonly addresses?: readonly string[];
+          readonly resetAddresses?: boolean;
+      }
+    | {readonly type: "error"; readonly message: string; readonly code?: string};
+
+const WORKER_SOURCE = `"use strict";
+const {parentPort, workerData} = require("node:worker_threads");
+const dgram = require("node:dgram");
+const {host, port, receiveBufferBytes, batchFlushBytes, maxDatagramBytes, addressTableLimit} = workerData;
+const scratch = Buffer.allocUnsafe(batchFlushBytes + maxDatagramBytes + 8);
+let used = 0;
+let count = 0;
+let flushScheduled = false;
+let addressIds = new Map();
+let newAddresses = [];
+let resetAddresses = false;
+const socket = dgram.createSocket({type: "udp4"});
+
+function flush() {
+    flushScheduled = false;
+    if (count === 0) return;
+    const buffer = new ArrayBuffer(used);
+    new Uint8Array(buffer).set(scratch.subarray(0, used));
+    const message = {type: "batch", buffer, count};
+    if (newAddresses.length > 0) message.addresses = newAddresses;
+    if (resetAddresses) message.resetAddresses = true;
+    newAddresses = [];
+    resetAddresses = false;
+    used = 0;
+    count = 0;
+    parentPort.postMessage(message, [buffer]);
+}
+
+function addressId(address) {
+    let id = addressIds.get(address);
+    if (id === undefined) {
+        if (addressIds.size >= addressTableLimit) {
+            flush(); // earlier records name ids of the old table
+            addressIds = new Map();
+            resetAddresses = true;
+        }
+        id = addressIds.size;
+        addressIds.set(address, id);
+        newAddresses.push(address);
+    }
+    return id;
+}
+
+socket.on("message", (data, remote) => {
+    if (used + 8 + data.length > scratch.length) flush();
+    const id = addressId(remote.address);
+    scratch.writeUInt16LE(id, used);
+    scratch.writeUInt16LE(remote.port, used + 2);
+    scratch.writeUInt32LE(data.length, used + 4);
+    data.copy(scratch, used + 8);
+    used += 8 + data.length;
+    count += 1;
+    if (used >= batchFlushBytes) {
+        flush();
+    } else if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flush);
+    }
+});
+
+let listening = false;
+socket.on("error", (error) => {
+    if (!listening) {
+        parentPort.postMessage({type: "bindError", message: error.message, code: error.code, syscall: error.syscall});
+        process.exit(0);
+    }
+    parentPort.postMessage({type: "error", message: error.message, code: error.code});
+});
+
+socket.bind(port, host, () => {
+    listening = true;
+    const bound = socket.address();
+    const reply = {type: "listening", address: bound.address, port: bound.port};
+    try {
+        socket.setRecvBufferSize(receiveBufferBytes);
+        reply.receiveBufferBytes = socket.getRecvBufferSize();
+    } catch (error) {
+        reply.receiveBufferError = String(error && error.message);
+    }
+    parentPort.postMessage(reply);
+});
+
+parentPort.on("message", (message) => {
+    if (message.type === "send") {
+        const bytes = Buffer.from(message.buffer);
+        let offset = 0;
+        for (let index = 0; index < message.count; index += 1) {
+            const targetPort = bytes.readUInt16LE(offset);
+            const addressLength = bytes[offset + 2];
+            const address = bytes.toString("latin1", offset + 3, offset + 3 + addressLength);
+            offset += 3 + addressLength;
+            const length = bytes.readUInt32LE(offset);
+            offset += 4;
+            socket.send(bytes.subarray(offset, offset + length), targetPort, address);
+            offset += length;
+        }
+    } else if (message.type === "close") {
+        flush();
+        socket.close(() => process.exit(0));
+    }
+});
+`;
+
+export class WorkerUdpEndpoint implements UdpEndpoint {
+    readonly #options: UdpEndpointOptions;
+    readonly #handlers: UdpEndpointHandlers;
+    readonly #log: Logger;
+    readonly #flushSends = (): void => this.#flushSendBatch();
+    #worker: Worker | undefined;
+    #bound: {host: string; port: number} | undefined;
+    #closing = false;
+    #restartTimer: NodeJS.Timeout | undefined;
+    /** Address id → address, as announced by the worker. */
+    #addresses: string[] = [];
+    #sendBatch: Buffer = Buffer.allocUnsafe(16 * 1024);
+    #sendUsed = 0;
+    #sendCount = 0;
+    #sendFlushQueued = false;
+    #restarts = 0;
+
+    constructor(options: UdpEndpointOptions, handlers: UdpEndpointHandlers, log: Logger) {
+        this.#options = options;
+        this.#handlers = handlers;
+        this.#log = log;
+    }
+
+    /** Times the worker died unexpectedly and was started again. */
+    get restarts(): number {
+        return this.#restarts;
+    }
+
+    async bind(host: string, port: number): Promise<{address: string; port: number}> {
+        this.#closing = false;
+        const bound = await this.#start(host, port);
+        this.#bound = {host, port: bound.port};
+        return bound;
+    }
+
+    send(packet: Buffer, port: number, address: string): void {
+        if (this.#worker === undefined) {
+            return;
+        }
+        const needed = 7 + address.length + packet.length;
+        if (this.#sendUsed + needed > this.#sendBatch.length) {
+            this.#flushSendBatch();
+            if (needed > this.#sendBatch.length) {
+                this.#sendBatch = Buffer.allocUnsafe(needed);
+            }
+        }
+        const batch = this.#sendBatch;
+        let offset = this.#sendUsed;
+        batch.writeUInt16LE(port, offset);
+        batch[offset + 2] = address.length;
+        batch.write(address, offset + 3, "latin1");
+        offset += 3 + address.length;
+        batch.writeUInt32LE(packet.length, offset);
+        packet.copy(batch, offset + 4);
+        this.#sendUsed = offset + 4 + packet.length;
+        this.#sendCount += 1;
+        if (!this.#sendFlushQueued) {
+            this.#sendFlushQueued = true;
+            queueMicrotask(this.#flushSends); // one message per task, however many sends it made
+        }
+    }
+
+    /** Ends the worker as a crash would (tests of the restart); the endpoint re-opens the port after RESTART_DELAY_MS. */
+    async killWorkerForTesting(): Promise<void> {
+        await this.#worker?.terminate();
+    }
+
+    async close(): Promise<void> {
+        this.#closing = true;
+        clearTimeout(this.#restartTimer);
+        const worker = this.#worker;
+        this.#worker = undefined;
+        if (worker === undefined) {
+            return;
+        }
+        this.#flushSendBatch(worker);
+        const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+        worker.postMessage({type: "close"});
+        const timer = setTimeout(() => void worker.terminate(), 2000);
+        await exited;
+        clearTimeout(timer);
+    }
+
+    #start(host: string, port: number): Promise<{address: string; port: number}> {
+        const workerData: WorkerData = {
+            host,
+            port,
+            receiveBufferBytes: this.#options.receiveBufferBytes,
+            batchFlushBytes: BATCH_FLUSH_BYTES,
+            maxDatagramBytes: MAX_DATAGRAM_BYTES,
+            addressTableLimit: this.#options.addressTableLimit ?? ADDRESS_TABLE_LIMIT,
+        };
+        return new Promise((resolve, reject) => {
+            const worker = new Worker(WORKER_SOURCE, {eval: true, workerData, stdout: false, stderr: false});
+            let listening = false;
+            worker.on("message", (message: WorkerMessage) => {
+                if (message.type === "batch") {
+                    this.#dispatch(message);
+                } else if (message.type === "listening") {
+                    listening = true;
+                    this.#worker = worker;
+                    this.#addresses = [];
+                    this.#logReceiveBuffer(message);
+                    resolve({address: message.address, port: message.port});
+                } else if (message.type === "bindError") {
+                    reject(Object.assign(new Error(message.message), pickDefined(message)));
+                } else {
+                    this.#handlers.onError(Object.assign(new Error(message.message), pickDefined(message)));
+                }
+            });
+            worker.on("error", (error: Error) => {
+                if (!listening) {
+                    reject(error);
+                    return;
+                }
+                this.#log.error("the UDP worker failed", {error});
+            });
+            worker.on("exit", (code) => {
+                if (!listening) {
+                    reject(new Error(`the UDP worker exited with code ${code} before binding`));
+                    return;
+                }
+                if (this.#worker === worker) {
+                    this.#worker = undefined;
+                }
+                if (!this.#closing) {
+                    this.#scheduleRestart(code);
+                }
+            });
+        });
+    }
+
+    /** The worker died (a bug or an out-of-memory): the port is opened again, cameras re-probe. */
+    #scheduleRestart(code: number): void {
+        this.#log.error(`the UDP worker exited (code ${code}): re-opening the UDP port in ${RESTART_DELAY_MS} ms`);
+        this.#restartTimer = setTimeout(() => {
+            const bound = this.#bound;
+            if (this.#closing || bound === undefined) {
+                return;
+            }
+            this.#restarts += 1;
+            this.#start(bound.host, bound.port).catch((error: unknown) => {
+                this.#log.error(`re-opening UDP ${bound.host}:${bound.port} failed`, {error});
+                this.#scheduleRestart(-1);
+            });
+        }, RESTART_DELAY_MS);
+        this.#restartTimer.unref();
+    }
+
+    #dispatch(message: Extract<WorkerMessage, {type: "batch"}>): void {
+        if (message.resetAddresses === true) {
+            this.#addresses = [];
+        }
+        if (message.addresses !== undefined) {
+            for (const address of message.addresses) {
+                this.#addresses.push(address);
+            }
+        }
+        const bytes = Buffer.from(message.buffer);
+        const addresses = this.#addresses;
+        const onDatagram = this.#handlers.onDatagram;
+        let offset = 0;
+        for (let index = 0; index < message.count; index += 1) {
+            const address = addresses[bytes.readUInt16LE(offset)] ?? "";
+            const port = bytes.readUInt16LE(offset + 2);
+            const length = bytes.readUInt32LE(offset + 4);
+            offset += RECORD_HEADER_BYTES;
+            onDatagram(bytes.subarray(offset, offset + length), address, port);
+            offset += length;
+        }
+    }
+
+    #flushSendBatch(worker = this.#worker): void {
+        this.#sendFlushQueued = false;
+        if (this.#sendCount === 0) {
+            return;
+        }
+        const buffer = new ArrayBuffer(this.#sendUsed);
+        new Uint8Array(buffer).set(this.#sendBatch.subarray(0, this.#sendUsed));
+        const count = this.#sendCount;
+        this.#sendUsed = 0;
+        this.#sendCount = 0;
+        worker?.postMessage({type: "send", buffer, count}, [buffer]);
+    }
+
+    #logReceiveBuffer(message: Extract<WorkerMessage, {type: "listening"}>): void {
+        const requested = this.#options.receiveBufferBytes;
+        if (message.receiveBufferError !== undefined) {
+            this.#log.warn(`could not set the UDP receive buffer to ${requested} B: ${message.receiveBufferError}`);
+            return;
+        }
+        this.#log.info(`UDP receive buffer: ${message.receiveBufferBytes ?? "?"} B (socket in a worker thread)`, {
+            requested,
+        });
+    }
+}
+
+/** `code` and `syscall` of a serialized error, when present (exactOptionalPropertyTypes-friendly). */
+function pickDefined(message: {code?: string; syscall?: string}): {code?: string; syscall?: string} {
+    return {
+        ...(message.code === undefined ? {} : {code: message.code}),
+        ...(message.syscall === undefined ? {} : {syscall: message.syscall}),
+    };
+}

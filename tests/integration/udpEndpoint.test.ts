@@ -1,0 +1,190 @@
+/**
+ * Both UDP endpoints under UdpServer (camera/udpEndpoint.ts, camera/udpWorkerEndpoint.ts) with real
+ * sockets on loopback: order, source addresses and ports, large datagrams, sends from the bound port,
+ * bind errors, close, and (worker) the address table starting over and the restart after a crash.
+ */
+import {createSocket, type RemoteInfo, type Socket} from "node:dgram";
+import {afterEach, describe, expect, it, vi} from "vitest";
+import {DirectUdpEndpoint, type UdpEndpoint, type UdpEndpointOptions} from "../../src/camera/udpEndpoint.js";
+import {WorkerUdpEndpoint} from "../../src/camera/udpWorkerEndpoint.js";
+import {silentLogger} from "../../src/util/log.js";
+
+interface Received {
+    readonly data: Buffer;
+    readonly address: string;
+    readonly port: number;
+}
+
+interface Harness {
+    readonly endpoint: UdpEndpoint;
+    readonly received: Received[];
+    readonly errors: Error[];
+}
+
+type Kind = "direct" | "worker";
+
+const cleanups: (() => Promise<void> | void)[] = [];
+
+afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) {
+        await cleanup();
+    }
+});
+
+function makeEndpoint(kind: Kind, extra: Partial<UdpEndpointOptions> = {}): Harness {
+    const received: Received[] = [];
+    const errors: Error[] = [];
+    const handlers = {
+        onDatagram: (datagram: Buffer, address: string, port: number) =>
+            received.push({data: Buffer.from(datagram), address, port}),
+        onError: (error: Error) => errors.push(error),
+    };
+    const options = {receiveBufferBytes: 1 << 20, ...extra};
+    const endpoint =
+        kind === "direct"
+            ? new DirectUdpEndpoint(options, handlers, silentLogger)
+            : new WorkerUdpEndpoint(options, handlers, silentLogger);
+    cleanups.push(() => endpoint.close());
+    return {endpoint, received, errors};
+}
+
+async function clientSocket(address = "127.0.0.1"): Promise<Socket> {
+    const socket = createSocket("udp4");
+    cleanups.push(() => new Promise<void>((resolve) => socket.close(() => resolve())));
+    await new Promise<void>((resolve, reject) => {
+        socket.once("error", reject);
+        socket.bind(0, address, () => resolve());
+    });
+    return socket;
+}
+
+function sendTo(socket: Socket, data: Buffer, port: number): Promise<void> {
+    return new Promise((resolve, reject) =>
+        socket.send(data, port, "127.0.0.1", (error) => (error ? reject(error) : resolve())),
+    );
+}
+
+function datagram(index: number, size = 64): Buffer {
+    const data = Buffer.alloc(size, index & 0xff);
+    data.writeUInt32LE(index, 0);
+    return data;
+}
+
+describe.each<Kind>(["direct", "worker"])("%s UDP endpoint", (kind) => {
+    it("delivers every datagram in order, with its source address and port, across many batches", async () => {
+        const {endpoint, received} = makeEndpoint(kind);
+        const {port} = await endpoint.bind("127.0.0.1", 0);
+        const first = await clientSocket("127.0.0.1");
+        const second = await clientSocket("127.0.0.2");
+        const count = 400; // 400 × 1 KB: several size-triggered batches in the worker
+        for (let index = 0; index < count; index += 1) {
+            await sendTo(index % 2 === 0 ? first : second, datagram(index, 1024), port);
+        }
+        await vi.waitFor(() => expect(received).toHaveLength(count), {timeout: 5000});
+        received.forEach((item, index) => {
+            expect(item.data.readUInt32LE(0)).toBe(index);
+            expect(item.data.length).toBe(1024);
+            const from = index % 2 === 0 ? first : second;
+            expect(`${item.address}:${item.port}`).toBe(`${from.address().address}:${from.address().port}`);
+        });
+    });
+
+    it("passes a 60 000-byte datagram intact", async () => {
+        const {endpoint, received} = makeEndpoint(kind);
+        const {port} = await endpoint.bind("127.0.0.1", 0);
+        const client = await clientSocket();
+        const big = Buffer.alloc(60_000);
+        for (let index = 0; index < big.length; index += 1) {
+            big[index] = (index * 7) & 0xff;
+        }
+        await sendTo(client, big, port);
+        await sendTo(client, datagram(1), port);
+        await vi.waitFor(() => expect(received).toHaveLength(2));
+        expect(received[0]?.data.equals(big)).toBe(true);
+        expect(received[1]?.data.readUInt32LE(0)).toBe(1);
+    });
+
+    it("sends from the bound port, in order, including a burst made in one task", async () => {
+        const {endpoint} = makeEndpoint(kind);
+        const {port} = await endpoint.bind("127.0.0.1", 0);
+        const peer = await clientSocket();
+        const got: {data: Buffer; remote: RemoteInfo}[] = [];
+        peer.on("message", (data, remote) => got.push({data, remote}));
+        for (let index = 0; index < 100; index += 1) {
+            endpoint.send(datagram(index, 200), peer.address().port, "127.0.0.1");
+        }
+        await vi.waitFor(() => expect(got).toHaveLength(100));
+        got.forEach((item, index) => {
+            expect(item.data.readUInt32LE(0)).toBe(index);
+            expect(item.remote.port).toBe(port);
+        });
+    });
+
+    it("rejects a port in use with the original error code", async () => {
+        const {endpoint} = makeEndpoint(kind);
+        const {port} = await endpoint.bind("127.0.0.1", 0);
+        const {endpoint: other} = makeEndpoint(kind);
+        await expect(other.bind("127.0.0.1", port)).rejects.toMatchObject({code: "EADDRINUSE"});
+    });
+
+    it("frees the port on close and delivers nothing after it", async () => {
+        const {endpoint, received} = makeEndpoint(kind);
+        const {port} = await endpoint.bind("127.0.0.1", 0);
+        await endpoint.close();
+        const replacement = createSocket("udp4");
+        cleanups.push(() => new Promise<void>((resolve) => replacement.close(() => resolve())));
+        await new Promise<void>((resolve, reject) => {
+            replacement.once("error", reject);
+            replacement.bind(port, "127.0.0.1", () => resolve());
+        });
+        const seen = new Promise<Buffer>((resolve) => replacement.once("message", resolve));
+        const client = await clientSocket();
+        await sendTo(client, datagram(7), port);
+        expect((await seen).readUInt32LE(0)).toBe(7); // the new owner got it…
+        expect(received).toHaveLength(0); // …the closed endpoint did not
+        endpoint.send(datagram(8), port, "127.0.0.1"); // and sending after close is a no-op
+    });
+});
+
+describe("worker UDP endpoint", () => {
+    it("keeps naming sources right when the address table starts over", async () => {
+        const {endpoint, received} = makeEndpoint("worker", {addressTableLimit: 2});
+        const {port} = await endpoint.bind("127.0.0.1", 0);
+        const clients: Socket[] = [];
+        for (let index = 2; index < 8; index += 1) {
+            clients.push(await clientSocket(`127.0.0.${index}`));
+        }
+        const expected: string[] = [];
+        for (let round = 0; round < 3; round += 1) {
+            for (const [index, client] of clients.entries()) {
+                expected.push(`${client.address().address}:${client.address().port}`);
+                await sendTo(client, datagram(round * 10 + index), port);
+            }
+        }
+        await vi.waitFor(() => expect(received).toHaveLength(expected.length));
+        expect(received.map((item) => `${item.address}:${item.port}`)).toEqual(expected);
+    });
+
+    it("re-opens the same port after the worker dies", async () => {
+        const received: Buffer[] = [];
+        const endpoint = new WorkerUdpEndpoint(
+            {receiveBufferBytes: 1 << 16},
+            {onDatagram: (data) => received.push(Buffer.from(data)), onError: () => undefined},
+            silentLogger,
+        );
+        cleanups.push(() => endpoint.close());
+        const {port} = await endpoint.bind("127.0.0.1", 0);
+        await endpoint.killWorkerForTesting();
+        const client = await clientSocket();
+        // until the restart (about a second), datagrams are refused; keep sending until one gets through
+        await vi.waitFor(
+            async () => {
+                await sendTo(client, datagram(42), port).catch(() => undefined);
+                expect(received.length).toBeGreaterThan(0);
+            },
+            {timeout: 5000, interval: 50},
+        );
+        expect(received[0]?.readUInt32LE(0)).toBe(42);
+        expect(endpoint.restarts).toBe(1);
+    });
+});
