@@ -294,6 +294,11 @@ function collectMetrics(parts: WebWiringParts, authGate: AuthGate | null, starte
         counter("v720_tcp_connections_total", "Camera TCP connections accepted.", stats.tcpConnections),
         counter("v720_udp_datagrams_total", "Camera UDP datagrams received.", stats.datagramsReceived),
         counter(
+            "v720_udp_datagrams_dropped_behind_total",
+            "Camera UDP datagrams dropped by the UDP worker thread because the main thread was too far behind.",
+            stats.datagramsDroppedBehind,
+        ),
+        counter(
             "v720_cameras_refused_total",
             "Registrations refused (cameras.allow, cloud.max_cameras).",
             stats.camerasRefused,

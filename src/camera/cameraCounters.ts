@@ -15,6 +15,11 @@ export interface CameraStats {
     readonly loginRejected: number;
     readonly heartbeatTimeouts: number;
     readonly datagramsReceived: number;
+    /**
+     * Datagrams the UDP worker thread dropped because the main thread was this far behind
+     * (udpWorkerEndpoint.ts MAX_IN_FLIGHT_BYTES): the same outcome as a full kernel socket buffer.
+     */
+    readonly datagramsDroppedBehind: number;
     /** Datagrams that could not be decoded (truncated, lying length, invalid JSON). */
     readonly badDatagrams: number;
     /** Media, heartbeats or JSON from a source no code 51 has bound. */
@@ -55,6 +60,7 @@ export class CameraCounters implements Omit<Mutable<CameraStats>, "framesDropped
     loginRejected = 0;
     heartbeatTimeouts = 0;
     datagramsReceived = 0;
+    datagramsDroppedBehind = 0;
     badDatagrams = 0;
     unknownSourceDatagrams = 0;
     unknownProbeTargets = 0;
@@ -82,6 +88,7 @@ export class CameraCounters implements Omit<Mutable<CameraStats>, "framesDropped
             loginRejected: this.loginRejected,
             heartbeatTimeouts: this.heartbeatTimeouts,
             datagramsReceived: this.datagramsReceived,
+            datagramsDroppedBehind: this.datagramsDroppedBehind,
             badDatagrams: this.badDatagrams,
             unknownSourceDatagrams: this.unknownSourceDatagrams,
             unknownProbeTargets: this.unknownProbeTargets,

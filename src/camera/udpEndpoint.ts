@@ -16,6 +16,8 @@ export interface UdpEndpointHandlers {
     onDatagram(datagram: Buffer, address: string, port: number): void;
     /** A socket error after bind (e.g. a send to an unreachable host); the socket stays usable. */
     onError(error: Error): void;
+    /** Worker only: `count` datagrams were dropped because this thread was too far behind. */
+    onDroppedBehind?(count: number): void;
 }
 
 export interface UdpEndpoint {
@@ -31,6 +33,8 @@ export interface UdpEndpointOptions {
     readonly receiveBufferBytes: number;
     /** Worker only: distinct source addresses named before the table starts over (default ADDRESS_TABLE_LIMIT). */
     readonly addressTableLimit?: number | undefined;
+    /** Worker only: batch bytes handed over but not yet dispatched before the worker drops (default MAX_IN_FLIGHT_BYTES). */
+    readonly maxInFlightBytes?: number | undefined;
 }
 
 export class DirectUdpEndpoint implements UdpEndpoint {

@@ -112,6 +112,7 @@ export class UdpServer implements UdpTransport {
         const handlers: UdpEndpointHandlers = {
             onDatagram: (datagram, address, port) => this.#handleDatagram(datagram, address, port),
             onError: (error) => this.#handleSocketError(error),
+            onDroppedBehind: (count) => this.#handleDroppedBehind(count),
         };
         const endpointOptions = {receiveBufferBytes: options.udpReceiveBufferBytes};
         this.#endpoint =
@@ -365,6 +366,16 @@ export class UdpServer implements UdpTransport {
             return;
         }
         this.#log.warn(message, {peer: `${remote.address}:${remote.port}`, raw: hexPreview(raw), suppressed});
+    }
+
+    #handleDroppedBehind(count: number): void {
+        this.#counters.datagramsDroppedBehind += count;
+        const suppressed = this.#limiter.hit("dropped-behind");
+        if (suppressed !== undefined) {
+            this.#log.warn(`${count} datagram(s) dropped: the event loop is too far behind the UDP worker`, {
+                suppressed,
+            });
+        }
     }
 
     #handleSocketError(error: Error): void {

@@ -18,6 +18,12 @@
  * Send batch, main → worker, per datagram: u16 LE port, u8 address length, address (latin1),
  * u32 LE length, bytes.
  *
+ * Backpressure: dgram sockets cannot pause, so a main thread that falls behind (a flood, a long
+ * pause) would otherwise pile up batches in its message queue without limit. Both sides share an
+ * in-flight byte count (a SharedArrayBuffer): the worker adds a batch's size before posting it, the
+ * main thread subtracts it once dispatched, and above MAX_IN_FLIGHT_BYTES the worker drops the batch
+ * instead, as a full kernel socket buffer would, and reports how many datagrams it dropped.
+ *
  * The worker's code is a plain CommonJS string run with `eval: true`: it needs only node:dgram and
  * node:worker_threads, and runs the same from dist/, under tsx and under Vitest (a .ts worker file
  * would need a loader in every one of them). It is covered by tests/integration/udpWorkerEndpoint.test.ts.
@@ -30,6 +36,8 @@ import type {UdpEndpoint, UdpEndpointHandlers, UdpEndpointOptions} from "./udpEn
 export const ADDRESS_TABLE_LIMIT = 4096;
 /** A batch is posted once it holds this many bytes, or at the end of the worker's event-loop turn. */
 const BATCH_FLUSH_BYTES = 64 * 1024;
+/** Bytes handed to the main thread and not yet dispatched, above which the worker drops batches (≈ 1 s at 150 cameras). */
+export const MAX_IN_FLIGHT_BYTES = 16 * 1024 * 1024;
 /** Largest UDP payload over IPv4. */
 const MAX_DATAGRAM_BYTES = 65_507;
 const RECORD_HEADER_BYTES = 8;
@@ -43,6 +51,9 @@ interface WorkerData {
     readonly batchFlushBytes: number;
     readonly maxDatagramBytes: number;
     readonly addressTableLimit: number;
+    readonly maxInFlightBytes: number;
+    /** One Int32: batch bytes posted and not yet dispatched. */
+    readonly inFlight: SharedArrayBuffer;
 }
 
 type WorkerMessage =
@@ -60,13 +71,16 @@ type WorkerMessage =
           readonly count: number;
           readonly addresses?: readonly string[];
           readonly resetAddresses?: boolean;
+          /** Datagrams dropped (main thread too far behind) since the previous batch. */
+          readonly dropped?: number;
       }
     | {readonly type: "error"; readonly message: string; readonly code?: string};
 
 const WORKER_SOURCE = `"use strict";
 const {parentPort, workerData} = require("node:worker_threads");
 const dgram = require("node:dgram");
-const {host, port, receiveBufferBytes, batchFlushBytes, maxDatagramBytes, addressTableLimit} = workerData;
+const {host, port, receiveBufferBytes, batchFlushBytes, maxDatagramBytes, addressTableLimit, maxInFlightBytes} = workerData;
+const inFlight = new Int32Array(workerData.inFlight);
 const scratch = Buffer.allocUnsafe(batchFlushBytes + maxDatagramBytes + 8);
 let used = 0;
 let count = 0;
@@ -74,16 +88,30 @@ let flushScheduled = false;
 let addressIds = new Map();
 let newAddresses = [];
 let resetAddresses = false;
+let dropped = 0;
 const socket = dgram.createSocket({type: "udp4"});
 
 function flush() {
     flushScheduled = false;
     if (count === 0) return;
+    if (Atomics.load(inFlight, 0) + used > maxInFlightBytes) {
+        dropped += count; // the main thread is too far behind: drop, like a full socket buffer
+        if (newAddresses.length === 0 && !resetAddresses) {
+            used = 0;
+            count = 0;
+            return;
+        }
+        used = 0; // the table changes still have to reach the main thread: post them with no records
+        count = 0;
+    }
+    Atomics.add(inFlight, 0, used);
     const buffer = new ArrayBuffer(used);
     new Uint8Array(buffer).set(scratch.subarray(0, used));
     const message = {type: "batch", buffer, count};
     if (newAddresses.length > 0) message.addresses = newAddresses;
     if (resetAddresses) message.resetAddresses = true;
+    if (dropped > 0) message.dropped = dropped;
+    dropped = 0;
     newAddresses = [];
     resetAddresses = false;
     used = 0;
@@ -182,6 +210,8 @@ export class WorkerUdpEndpoint implements UdpEndpoint {
     #sendCount = 0;
     #sendFlushQueued = false;
     #restarts = 0;
+    readonly #inFlightBuffer = new SharedArrayBuffer(4);
+    readonly #inFlight = new Int32Array(this.#inFlightBuffer);
 
     constructor(options: UdpEndpointOptions, handlers: UdpEndpointHandlers, log: Logger) {
         this.#options = options;
@@ -257,6 +287,8 @@ export class WorkerUdpEndpoint implements UdpEndpoint {
             batchFlushBytes: BATCH_FLUSH_BYTES,
             maxDatagramBytes: MAX_DATAGRAM_BYTES,
             addressTableLimit: this.#options.addressTableLimit ?? ADDRESS_TABLE_LIMIT,
+            maxInFlightBytes: this.#options.maxInFlightBytes ?? MAX_IN_FLIGHT_BYTES,
+            inFlight: this.#inFlightBuffer,
         };
         return new Promise((resolve, reject) => {
             const worker = new Worker(WORKER_SOURCE, {eval: true, workerData, stdout: false, stderr: false});
@@ -268,6 +300,7 @@ export class WorkerUdpEndpoint implements UdpEndpoint {
                     listening = true;
                     this.#worker = worker;
                     this.#addresses = [];
+                    Atomics.store(this.#inFlight, 0, 0);
                     this.#logReceiveBuffer(message);
                     resolve({address: message.address, port: message.port});
                 } else if (message.type === "bindError") {
@@ -325,6 +358,10 @@ export class WorkerUdpEndpoint implements UdpEndpoint {
             }
         }
         const bytes = Buffer.from(message.buffer);
+        Atomics.sub(this.#inFlight, 0, bytes.length); // handed over: the worker may post more
+        if (message.dropped !== undefined) {
+            this.#handlers.onDroppedBehind?.(message.dropped);
+        }
         const addresses = this.#addresses;
         const onDatagram = this.#handlers.onDatagram;
         let offset = 0;

@@ -4,6 +4,7 @@
  * bind errors, close, and (worker) the address table starting over and the restart after a crash.
  */
 import {createSocket, type RemoteInfo, type Socket} from "node:dgram";
+import {Worker} from "node:worker_threads";
 import {afterEach, describe, expect, it, vi} from "vitest";
 import {DirectUdpEndpoint, type UdpEndpoint, type UdpEndpointOptions} from "../../src/camera/udpEndpoint.js";
 import {WorkerUdpEndpoint} from "../../src/camera/udpWorkerEndpoint.js";
@@ -163,6 +164,60 @@ describe("worker UDP endpoint", () => {
         }
         await vi.waitFor(() => expect(received).toHaveLength(expected.length));
         expect(received.map((item) => `${item.address}:${item.port}`)).toEqual(expected);
+    });
+
+    it("drops and reports datagrams while the main thread is too far behind, and never queues more than the limit", async () => {
+        const received: Buffer[] = [];
+        let dropped = 0;
+        const signal = new Int32Array(new SharedArrayBuffer(8)); // [0]: main is blocked, [1]: flood sent
+        const endpoint = new WorkerUdpEndpoint(
+            {receiveBufferBytes: 1 << 20, maxInFlightBytes: 4096},
+            {
+                onDatagram: (data) => {
+                    received.push(Buffer.from(data));
+                    if (received.length === 1) {
+                        // a stalled event loop: block until the flood has been sent
+                        Atomics.store(signal, 0, 1);
+                        Atomics.notify(signal, 0);
+                        Atomics.wait(signal, 1, 0, 10_000);
+                    }
+                },
+                onError: () => undefined,
+                onDroppedBehind: (count) => {
+                    dropped += count;
+                },
+            },
+            silentLogger,
+        );
+        cleanups.push(() => endpoint.close());
+        const {port} = await endpoint.bind("127.0.0.1", 0);
+        const flood = 300;
+        // the flood comes from another thread, so it runs while this one is blocked
+        const flooder = new Worker(
+            `const {workerData} = require("node:worker_threads");
+            const socket = require("node:dgram").createSocket("udp4");
+            const signal = new Int32Array(workerData.signal);
+            socket.send(Buffer.alloc(1024), workerData.port, "127.0.0.1", () => {
+                Atomics.wait(signal, 0, 0, 10000);
+                let sent = 0;
+                const next = () => {
+                    if (sent === workerData.flood) {
+                        Atomics.store(signal, 1, 1);
+                        Atomics.notify(signal, 1);
+                        socket.close();
+                        return;
+                    }
+                    sent += 1;
+                    socket.send(Buffer.alloc(1024, 1), workerData.port, "127.0.0.1", next);
+                };
+                next();
+            });`,
+            {eval: true, workerData: {port, flood, signal: signal.buffer}},
+        );
+        cleanups.push(() => flooder.terminate().then(() => undefined));
+        await vi.waitFor(() => expect(received.length + dropped).toBe(1 + flood), {timeout: 10_000});
+        expect(dropped).toBeGreaterThan(flood / 2); // at most ~4 KiB of batches could wait for this thread
+        expect(received.length).toBeGreaterThan(1); // and delivery resumed once it caught up
     });
 
     it("re-opens the same port after the worker dies", async () => {
