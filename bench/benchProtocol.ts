@@ -46,7 +46,7 @@ export interface StatsMessage {
     readonly streaming: number;
 }
 
-/** When the server assembled one frame: `atMs` = performance.timeOrigin + receivedAtHr (comparable across processes). */
+/** When the server assembled one frame: `atMs` = receivedAtHr + monotonicOffsetMs() (comparable across processes). */
 export interface FrameTrace {
     readonly cameraId: string;
     readonly counter: number;
@@ -111,7 +111,7 @@ export interface ViewerCollectMessage {
     readonly requestId: number;
     readonly cameraIndexes: Int32Array;
     readonly counters: Float64Array;
-    /** performance.timeOrigin + performance.now() when the part's last byte arrived. */
+    /** performance.now() + monotonicOffsetMs() when the part's last byte arrived. */
     readonly receivedAtMs: Float64Array;
     /** Parts received per viewer since the start. */
     readonly delivered: Int32Array;
@@ -122,3 +122,24 @@ export interface ViewerCollectMessage {
 }
 
 export type ViewerMessage = ViewerOpenedMessage | ViewerCollectMessage;
+
+/**
+ * What turns this thread's performance.now() into CLOCK_MONOTONIC milliseconds (process.hrtime):
+ * the one clock every thread and process of the bench shares exactly. performance.timeOrigin is not
+ * good enough for sub-millisecond splits: each process and thread derives it from two clock reads
+ * at its own start-up, and two of them disagreed by ~4 ms in a loaded run. Best of a few samples.
+ */
+export function monotonicOffsetMs(): number {
+    let narrowest = Number.POSITIVE_INFINITY;
+    let offset = 0;
+    for (let sample = 0; sample < 8; sample += 1) {
+        const before = performance.now();
+        const monotonicMs = Number(process.hrtime.bigint()) / 1e6;
+        const after = performance.now();
+        if (after - before < narrowest) {
+            narrowest = after - before;
+            offset = monotonicMs - (before + after) / 2;
+        }
+    }
+    return offset;
+}

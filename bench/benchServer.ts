@@ -18,7 +18,7 @@ import {GcTuner} from "../src/app/runtimeTuning.js";
 import {parseConfig} from "../src/config/schema.js";
 import {readSimFrameInfo} from "../src/simulator/syntheticJpeg.js";
 import {createLogger} from "../src/util/log.js";
-import type {ChildMessage, FrameTrace, ParentMessage} from "./benchProtocol.js";
+import {type ChildMessage, type FrameTrace, monotonicOffsetMs, type ParentMessage} from "./benchProtocol.js";
 
 const LOOP_DELAY_RESOLUTION_MS = 10;
 
@@ -72,7 +72,7 @@ class BenchServer {
     async openWindow(requestId: number, profileDir: string | undefined): Promise<void> {
         this.#frames = [];
         const frames = this.#frames;
-        const origin = performance.timeOrigin;
+        const origin = monotonicOffsetMs();
         this.#stopTrace = this.#app.cameras.registry.on("frame", (frame) => {
             const info = readSimFrameInfo(frame.data);
             if (info !== undefined) {

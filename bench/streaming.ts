@@ -17,13 +17,14 @@ import {Worker} from "node:worker_threads";
 import type {CameraStats} from "../src/camera/cameraCounters.js";
 import type {FrameSentEvent, SimCamera} from "../src/simulator/simCamera.js";
 import {Simulator, type SimulatorStats} from "../src/simulator/simulator.js";
-import type {
-    FrameTrace,
-    StatsMessage,
-    ViewerCollectMessage,
-    ViewerMessage,
-    ViewerRequest,
-    ViewerWorkerData,
+import {
+    type FrameTrace,
+    monotonicOffsetMs,
+    type StatsMessage,
+    type ViewerCollectMessage,
+    type ViewerMessage,
+    type ViewerRequest,
+    type ViewerWorkerData,
 } from "./benchProtocol.js";
 import {buildChild} from "./childBuild.js";
 import {type ProfileSummary, type SourceMapInfo, summarizeProfile} from "./cpuProfile.js";
@@ -163,11 +164,14 @@ function othersPct(step: StepResult): number | undefined {
     return Math.max(0, step.hostBusyPct - (step.serverCpuPct + step.benchCpuPct) / availableParallelism());
 }
 
+/** performance.now() + this = CLOCK_MONOTONIC ms, the clock the server child and the viewer worker use too. */
+const CLOCK_OFFSET_MS = monotonicOffsetMs();
+
 // ---- per-camera bookkeeping ---------------------------------------------------------------------------
 
 class CameraTrack {
     readonly camera: SimCamera;
-    /** counter → absolute time (performance.timeOrigin + now) after the frame's last fragment left. */
+    /** counter → monotonic time (CLOCK_OFFSET_MS + performance.now()) after the frame's last fragment left. */
     readonly sentAt = new Map<number, number>();
     sentInWindow = 0;
     deliveredInWindow = 0;
@@ -180,7 +184,7 @@ class CameraTrack {
 
 /**
  * Frames sent (here, on the simulator's thread) and parts delivered (reported by the viewer worker),
- * matched by camera and counter. All times are absolute: performance.timeOrigin + performance.now().
+ * matched by camera and counter. All times are CLOCK_MONOTONIC ms (benchProtocol.ts monotonicOffsetMs).
  */
 class StepRecorder {
     windowStartMs = Number.POSITIVE_INFINITY;
@@ -190,7 +194,7 @@ class StepRecorder {
     readonly deliveries: {cameraId: string; counter: number; sentAtMs: number; receivedAtMs: number}[] = [];
 
     onSent(track: CameraTrack, event: FrameSentEvent): void {
-        const atMs = performance.timeOrigin + event.sentAtPerfMs;
+        const atMs = CLOCK_OFFSET_MS + event.sentAtPerfMs;
         track.sentAt.set(event.counter, atMs);
         track.fragments = event.fragments;
         if (atMs >= this.windowStartMs && atMs <= this.windowEndMs) {
@@ -219,7 +223,7 @@ class StepRecorder {
 
     /** Forgets send times that can no longer be matched: before the window, or older than 5 s before it. */
     prune(tracks: readonly CameraTrack[]): void {
-        const cutoffMs = Math.min(this.windowStartMs, performance.timeOrigin + performance.now() - 5000);
+        const cutoffMs = Math.min(this.windowStartMs, CLOCK_OFFSET_MS + performance.now() - 5000);
         for (const track of tracks) {
             for (const [counter, sentAtMs] of track.sentAt) {
                 if (sentAtMs >= cutoffMs) {
@@ -468,11 +472,11 @@ async function runStep(count: number, settings: Settings, setup: ChildSetup): Pr
         await server.openWindow(profileDir);
         await viewers.collect(); // drop the warm-up's deliveries
         const before = await snapshot(server, simulator, true);
-        recorder.windowStartMs = performance.timeOrigin + before.atMs;
+        recorder.windowStartMs = CLOCK_OFFSET_MS + before.atMs;
         loopDelay.reset();
         await sleep(settings.seconds * 1000);
         const after = await snapshot(server, simulator);
-        recorder.windowEndMs = performance.timeOrigin + after.atMs;
+        recorder.windowEndMs = CLOCK_OFFSET_MS + after.atMs;
         // the histogram records whole sampling intervals: the lag is what exceeds the resolution
         const loopLagP99Ms = Math.max(0, loopDelay.percentile(99) / 1e6 - LOOP_DELAY_RESOLUTION_MS);
         await sleep(settings.drainMs); // frames sent just before the end are still in flight
@@ -564,8 +568,8 @@ async function runStep(count: number, settings: Settings, setup: ChildSetup): Pr
 
 /**
  * Splits each delivered frame's latency at the moment the server assembled it. Every time here is
- * performance.timeOrigin + performance.now() of its process or thread (the server child, the
- * simulator, the viewer worker): the same system clock (offset error well under 0.1 ms).
+ * CLOCK_MONOTONIC in ms, converted from performance.now() by each process or thread (the server
+ * child, the simulator, the viewer worker) with monotonicOffsetMs: one clock, exactly.
  */
 function splitLatency(
     recorder: StepRecorder,

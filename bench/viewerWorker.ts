@@ -8,13 +8,18 @@
  * Every part is checked: it must be a simulator frame of this viewer's camera, byte-identical to
  * the deterministic re-rendering of that camera and counter (`SyntheticJpegSource.render`), and its
  * counter must be above the previous one. Deliveries are kept as (camera, counter, absolute time)
- * until the main thread collects them; absolute = performance.timeOrigin + performance.now(), the
+ * until the main thread collects them, on CLOCK_MONOTONIC (benchProtocol.ts monotonicOffsetMs), the
  * clock every process and thread of the bench shares.
  */
 import {parentPort, workerData} from "node:worker_threads";
 import {createSyntheticJpegSource, readSimFrameInfo} from "../src/simulator/syntheticJpeg.js";
 import {type MjpegClient, type MjpegPart, openMjpeg} from "../tests/support/mjpegClient.js";
-import type {ViewerCollectMessage, ViewerRequest, ViewerWorkerData} from "./benchProtocol.js";
+import {
+    monotonicOffsetMs,
+    type ViewerCollectMessage,
+    type ViewerRequest,
+    type ViewerWorkerData,
+} from "./benchProtocol.js";
 
 const data = workerData as ViewerWorkerData;
 const port = parentPort;
@@ -22,6 +27,7 @@ if (port === null) {
     throw new Error("viewerWorker.ts runs as a worker thread");
 }
 const source = createSyntheticJpegSource({targetBytes: data.frameBytes});
+const clockOffsetMs = monotonicOffsetMs();
 
 class Viewer {
     readonly index: number;
@@ -45,7 +51,7 @@ let outOfOrder = 0;
 const corruptSamples: string[] = [];
 
 function onPart(viewer: Viewer, part: MjpegPart): void {
-    const atMs = performance.timeOrigin + part.receivedAtHr;
+    const atMs = clockOffsetMs + part.receivedAtHr;
     viewer.delivered += 1;
     const info = readSimFrameInfo(part.data);
     if (info === undefined || info.cameraId !== viewer.cameraId) {
