@@ -8,7 +8,7 @@
  * arrival order, into one batch per turn of its event loop (usually the ≤ 32 datagrams libuv read
  * in one go); the main thread gets one transferred ArrayBuffer per batch and hands views of it to
  * UdpServer. The per-datagram buffers live and die in the worker's small heap, off the main thread.
- * Sends go the other way, batched per main-thread task (a queued microtask), so 605 confirms still
+ * Sends go the other way, batched per turn of the main thread's event loop, so 605 confirms still
  * leave from the port the cameras talk to.
  *
  * Batch layout, worker → main, per datagram: u16 LE address id, u16 LE port, u32 LE length, bytes.
@@ -269,7 +269,9 @@ export class WorkerUdpEndpoint implements UdpEndpoint {
         this.#sendCount += 1;
         if (!this.#sendFlushQueued) {
             this.#sendFlushQueued = true;
-            queueMicrotask(this.#flushSends); // one message per task, however many sends it made
+            // One message per turn of the event loop, however many sends it made: the 605 confirms of
+            // every frame completed by the batches handled in this turn travel together.
+            setImmediate(this.#flushSends);
         }
     }
 
