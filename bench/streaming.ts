@@ -45,7 +45,7 @@ interface Settings {
     readonly useTsx: boolean;
     readonly serverNodeArgs: readonly string[];
     readonly udpBufferBytes: number | undefined;
-    readonly udpWorker: boolean;
+    readonly udpWorker: boolean | "auto";
     readonly lowLatencyGc: boolean | "auto";
     readonly quick: boolean;
 }
@@ -59,7 +59,7 @@ const USAGE = `Usage: npm run bench -- [options]
   --frame-bytes N    JPEG size (default 25600 = 25 KiB = 26 fragments of ≤ 1004 bytes)
   --no-audio         cameras send no G.711 audio
   --udp-buffer N     server UDP receive buffer in bytes (default: the config default)
-  --no-udp-worker    server with cloud.udp_worker: false (UDP socket on the main thread)
+  --udp-worker M     server's cloud.udp_worker: auto (default), true or false
   --low-latency-gc M   server's cloud.low_latency_gc: auto (default), true or false
   --profile          V8 CPU profile of the server during each window: prints its hot spots
   --server-node-args=ARGS  extra node flags for the server child, e.g. --server-node-args=--max-semi-space-size=2
@@ -82,7 +82,7 @@ function parseSettings(argv: readonly string[]): Settings | undefined {
             "frame-bytes": {type: "string"},
             "no-audio": {type: "boolean"},
             "udp-buffer": {type: "string"},
-            "no-udp-worker": {type: "boolean"},
+            "udp-worker": {type: "string"},
             "low-latency-gc": {type: "string"},
             profile: {type: "boolean"},
             tsx: {type: "boolean"},
@@ -123,8 +123,8 @@ function parseSettings(argv: readonly string[]): Settings | undefined {
         profile: values.profile === true,
         useTsx: values.tsx === true,
         serverNodeArgs: (values["server-node-args"] ?? "").split(" ").filter((arg) => arg.length > 0),
-        udpWorker: values["no-udp-worker"] !== true,
-        lowLatencyGc: parseGcMode(values["low-latency-gc"]),
+        udpWorker: parseMode("udp-worker", values["udp-worker"]),
+        lowLatencyGc: parseMode("low-latency-gc", values["low-latency-gc"]),
         udpBufferBytes:
             values["udp-buffer"] === undefined
                 ? undefined
@@ -133,14 +133,14 @@ function parseSettings(argv: readonly string[]): Settings | undefined {
     };
 }
 
-function parseGcMode(raw: string | undefined): boolean | "auto" {
+function parseMode(name: string, raw: string | undefined): boolean | "auto" {
     if (raw === undefined || raw === "auto") {
         return "auto";
     }
     if (raw === "true" || raw === "false") {
         return raw === "true";
     }
-    throw new Error(`--low-latency-gc must be auto, true or false, got ${JSON.stringify(raw)}`);
+    throw new Error(`--${name} must be auto, true or false, got ${JSON.stringify(raw)}`);
 }
 
 // ---- targets (issue 2, "Done when") ------------------------------------------------------------------

@@ -26,8 +26,8 @@ export interface CameraServerOptions {
     /** 301{0} this long after the last consumer left. */
     readonly stopGraceMs: number;
     readonly udpReceiveBufferBytes: number;
-    /** The UDP socket in a worker thread (udpWorkerEndpoint.ts); default true. */
-    readonly udpWorker?: boolean | undefined;
+    /** The UDP socket in a worker thread: true, false or "auto" (default; udpServer.ts UDP_WORKER_AUTO_AT). */
+    readonly udpWorker?: boolean | "auto" | undefined;
     /** Largest TCP payload accepted (default 65535, protocol-notes.md §4). */
     readonly maxTcpPayloadBytes?: number | undefined;
     /** Consumers of a camera that stays offline this long are ended (default 60 s). */

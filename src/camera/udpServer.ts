@@ -64,8 +64,13 @@ export interface UdpPeerDirectory {
 
 export interface UdpServerOptions {
     readonly udpReceiveBufferBytes: number;
-    /** The socket in a worker thread (udpWorkerEndpoint.ts); default true. */
-    readonly udpWorker?: boolean | undefined;
+    /**
+     * The socket in a worker thread (udpWorkerEndpoint.ts): true, false, or "auto" (default): on this
+     * thread until `udpWorkerAutoAt` cameras have a bound UDP source, then moved to a worker for good.
+     */
+    readonly udpWorker?: boolean | "auto" | undefined;
+    /** Bound UDP sources from which "auto" moves the socket to a worker (default UDP_WORKER_AUTO_AT). */
+    readonly udpWorkerAutoAt?: number | undefined;
     /** Datagrams both ways go to `captureTap.tap` while it is active (model/captureTap.ts). */
     readonly captureTap?: CaptureTapSlot | undefined;
 }
@@ -85,6 +90,11 @@ const PROBE_PACKET = encodeJsonPacket(buildProbeRequest());
  * handshake moving.
  */
 export const PROBE_REPLY_INTERVAL_MS = 1000;
+/**
+ * `cloud.udp_worker: auto` moves the socket to a worker thread once this many cameras have a bound UDP
+ * source (≈ stream): below it the worker costs more (~10–20 MB, a few % of a core) than it saves.
+ */
+export const UDP_WORKER_AUTO_AT = 16;
 const HEARTBEAT_PACKET = encodePacket({command: Cmd.heartbeat});
 
 export class UdpServer implements UdpTransport {
@@ -98,8 +108,13 @@ export class UdpServer implements UdpTransport {
     /** peer → its current binding, so a re-bind removes the old route. */
     readonly #bindings = new Map<UdpPeer, Binding>();
     readonly #probeRepliedAtMs = new WeakMap<UdpPeer, number>();
-    readonly #endpoint: UdpEndpoint;
+    readonly #handlers: UdpEndpointHandlers;
+    #endpoint: UdpEndpoint;
+    /** The worker endpoint being prepared by an "auto" move, until it takes over. */
+    #nextEndpoint: WorkerUdpEndpoint | undefined;
+    #threaded: boolean;
     #listening = false;
+    #host = "";
     #port = 0;
     #address = "";
 
@@ -109,16 +124,25 @@ export class UdpServer implements UdpTransport {
         this.#counters = counters;
         this.#log = log;
         this.#limiter = new RateLimitedCounter();
-        const handlers: UdpEndpointHandlers = {
+        this.#handlers = {
             onDatagram: (datagram, address, port) => this.#handleDatagram(datagram, address, port),
             onError: (error) => this.#handleSocketError(error),
             onDroppedBehind: (count) => this.#handleDroppedBehind(count),
         };
-        const endpointOptions = {receiveBufferBytes: options.udpReceiveBufferBytes};
-        this.#endpoint =
-            options.udpWorker === false
-                ? new DirectUdpEndpoint(endpointOptions, handlers, log)
-                : new WorkerUdpEndpoint(endpointOptions, handlers, log);
+        this.#threaded = options.udpWorker === true;
+        this.#endpoint = this.#threaded
+            ? new WorkerUdpEndpoint(this.#endpointOptions(), this.#handlers, log)
+            : new DirectUdpEndpoint(this.#endpointOptions(), this.#handlers, log);
+    }
+
+    /** The socket runs in a worker thread now. */
+    get threaded(): boolean {
+        return this.#threaded;
+    }
+
+    /** An "auto" move to a worker thread is under way. */
+    get movingToWorker(): boolean {
+        return this.#nextEndpoint !== undefined;
     }
 
     get port(): number {
@@ -138,17 +162,20 @@ export class UdpServer implements UdpTransport {
     async listen(host: string, port: number): Promise<{address: string; port: number}> {
         const bound = await this.#endpoint.bind(host, port);
         this.#listening = true;
+        this.#host = host;
         this.#port = bound.port;
         this.#address = bound.address;
         this.#log.info(`listening on udp ${bound.address}:${bound.port}`);
         return bound;
     }
 
-    close(): Promise<void> {
+    async close(): Promise<void> {
         this.#listening = false;
         this.#routes.clear();
         this.#bindings.clear();
-        return this.#endpoint.close();
+        const next = this.#nextEndpoint;
+        this.#nextEndpoint = undefined;
+        await Promise.all([this.#endpoint.close(), next?.close()]);
     }
 
     send(packet: Buffer, port: number, address: string): void {
@@ -182,6 +209,7 @@ export class UdpServer implements UdpTransport {
         }
         ports.set(port, peer);
         this.#bindings.set(peer, {address, port});
+        this.#maybeMoveToWorker();
     }
 
     release(peer: UdpPeer): void {
@@ -195,6 +223,63 @@ export class UdpServer implements UdpTransport {
     /** The peer bound to `address:port`, if any. */
     peerAt(address: string, port: number): UdpPeer | undefined {
         return this.#routes.get(address)?.get(port);
+    }
+
+    #endpointOptions(): {receiveBufferBytes: number} {
+        return {receiveBufferBytes: this.#options.udpReceiveBufferBytes};
+    }
+
+    #maybeMoveToWorker(): void {
+        const autoAt = this.#options.udpWorkerAutoAt ?? UDP_WORKER_AUTO_AT;
+        if (
+            (this.#options.udpWorker ?? "auto") !== "auto" ||
+            this.#threaded ||
+            this.#nextEndpoint !== undefined ||
+            !this.#listening ||
+            this.#bindings.size < autoAt
+        ) {
+            return;
+        }
+        const next = new WorkerUdpEndpoint(this.#endpointOptions(), this.#handlers, this.#log);
+        this.#nextEndpoint = next;
+        this.#moveToWorker(next).catch((error: unknown) => {
+            this.#log.error("moving the UDP socket to a worker thread failed", {error});
+        });
+    }
+
+    /**
+     * The "auto" move: the worker starts unbound (tens of ms, the socket keeps working meanwhile), then
+     * the main-thread socket closes and the worker binds the same port, about a millisecond later.
+     * Datagrams in that gap are lost (a camera loses at most a frame). Never moves back.
+     */
+    async #moveToWorker(next: WorkerUdpEndpoint): Promise<void> {
+        await next.prepare();
+        if (this.#nextEndpoint !== next) {
+            return; // closed meanwhile (close() closes `next`)
+        }
+        const previous = this.#endpoint;
+        await previous.close();
+        try {
+            await next.bind(this.#host, this.#port);
+        } catch (error) {
+            this.#nextEndpoint = undefined;
+            await next.close();
+            if (this.#listening) {
+                this.#log.error("the UDP worker could not take the port over: the socket stays on the main thread", {
+                    error,
+                });
+                await previous.bind(this.#host, this.#port);
+            }
+            return;
+        }
+        this.#nextEndpoint = undefined;
+        if (!this.#listening) {
+            await next.close();
+            return;
+        }
+        this.#endpoint = next;
+        this.#threaded = true;
+        this.#log.info(`UDP socket moved to a worker thread: ${this.#bindings.size} cameras have a UDP stream`);
     }
 
     #removeRoute(binding: Binding, peer: UdpPeer): void {

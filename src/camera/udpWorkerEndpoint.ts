@@ -47,6 +47,8 @@ const RECORD_HEADER_BYTES = 8;
 const RESTART_DELAY_MS = 1000;
 
 interface WorkerData {
+    /** Start without binding and wait for a {type: "bind"} message (prepare()). */
+    readonly deferBind: boolean;
     readonly host: string;
     readonly port: number;
     readonly receiveBufferBytes: number;
@@ -59,6 +61,7 @@ interface WorkerData {
 }
 
 type WorkerMessage =
+    | {readonly type: "ready"}
     | {
           readonly type: "listening";
           readonly address: string;
@@ -175,7 +178,11 @@ socket.on("error", (error) => {
     parentPort.postMessage({type: "error", message: error.message, code: error.code});
 });
 
-socket.bind(port, host, () => {
+function bindNow(bindHost, bindPort) {
+    socket.bind(bindPort, bindHost, onListening);
+}
+
+function onListening() {
     listening = true;
     const bound = socket.address();
     const reply = {type: "listening", address: bound.address, port: bound.port};
@@ -186,7 +193,13 @@ socket.bind(port, host, () => {
         reply.receiveBufferError = String(error && error.message);
     }
     parentPort.postMessage(reply);
-});
+}
+
+if (workerData.deferBind) {
+    parentPort.postMessage({type: "ready"}); // started; binds when told to
+} else {
+    bindNow(host, port);
+}
 
 parentPort.on("message", (message) => {
     if (message.type === "send") {
@@ -202,12 +215,21 @@ parentPort.on("message", (message) => {
             socket.send(bytes.subarray(offset, offset + length), targetPort, address);
             offset += length;
         }
+    } else if (message.type === "bind") {
+        bindNow(message.host, message.port);
     } else if (message.type === "close") {
         flush();
         socket.close(() => process.exit(0));
     }
 });
 `;
+
+interface Spawned {
+    readonly worker: Worker;
+    /** Resolves once a deferred worker runs (or failed). */
+    readonly ready: Promise<void>;
+    readonly listening: Promise<{address: string; port: number}>;
+}
 
 export class WorkerUdpEndpoint implements UdpEndpoint {
     readonly #options: UdpEndpointOptions;
@@ -225,6 +247,8 @@ export class WorkerUdpEndpoint implements UdpEndpoint {
     #sendCount = 0;
     #sendFlushQueued = false;
     #restarts = 0;
+    /** A worker started by prepare(), waiting for bind(). */
+    #prepared: Spawned | undefined;
     readonly #inFlightBuffer = new SharedArrayBuffer(4);
     readonly #inFlight = new Int32Array(this.#inFlightBuffer);
 
@@ -239,9 +263,27 @@ export class WorkerUdpEndpoint implements UdpEndpoint {
         return this.#restarts;
     }
 
+    /**
+     * Starts the worker thread without binding, so that a later bind() costs one message instead of
+     * a thread start-up (tens of ms): UdpServer moves a live port with a gap of about a millisecond.
+     */
+    async prepare(): Promise<void> {
+        this.#prepared ??= this.#spawn(undefined);
+        await this.#prepared.ready;
+    }
+
     async bind(host: string, port: number): Promise<{address: string; port: number}> {
         this.#closing = false;
-        const bound = await this.#start(host, port);
+        const prepared = this.#prepared;
+        this.#prepared = undefined;
+        let spawned: Spawned;
+        if (prepared === undefined) {
+            spawned = this.#spawn({host, port});
+        } else {
+            spawned = prepared;
+            prepared.worker.postMessage({type: "bind", host, port});
+        }
+        const bound = await spawned.listening;
         this.#bound = {host, port: bound.port};
         return bound;
     }
@@ -283,8 +325,9 @@ export class WorkerUdpEndpoint implements UdpEndpoint {
     async close(): Promise<void> {
         this.#closing = true;
         clearTimeout(this.#restartTimer);
-        const worker = this.#worker;
+        const worker = this.#worker ?? this.#prepared?.worker;
         this.#worker = undefined;
+        this.#prepared = undefined;
         if (worker === undefined) {
             return;
         }
@@ -296,10 +339,12 @@ export class WorkerUdpEndpoint implements UdpEndpoint {
         clearTimeout(timer);
     }
 
-    #start(host: string, port: number): Promise<{address: string; port: number}> {
+    /** Starts a worker: bound to `target`, or (undefined) waiting for a bind message. */
+    #spawn(target: {host: string; port: number} | undefined): Spawned {
         const workerData: WorkerData = {
-            host,
-            port,
+            deferBind: target === undefined,
+            host: target?.host ?? "",
+            port: target?.port ?? 0,
             receiveBufferBytes: this.#options.receiveBufferBytes,
             batchFlushBytes: BATCH_FLUSH_BYTES,
             maxDatagramBytes: MAX_DATAGRAM_BYTES,
@@ -307,42 +352,52 @@ export class WorkerUdpEndpoint implements UdpEndpoint {
             maxInFlightBytes: this.#options.maxInFlightBytes ?? MAX_IN_FLIGHT_BYTES,
             inFlight: this.#inFlightBuffer,
         };
-        return new Promise((resolve, reject) => {
-            const worker = new Worker(WORKER_SOURCE, {
-                eval: true,
-                workerData,
-                stdout: false,
-                stderr: false,
-                // a small young generation: frequent, short scavenges, and no 30 MB of semi-spaces
-                resourceLimits: {maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB},
-            });
-            let listening = false;
+        const worker = new Worker(WORKER_SOURCE, {
+            eval: true,
+            workerData,
+            stdout: false,
+            stderr: false,
+            // a small young generation: frequent, short scavenges, and no 30 MB of semi-spaces
+            resourceLimits: {maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB},
+        });
+        let markReady: () => void = () => undefined;
+        const ready = new Promise<void>((resolve) => {
+            markReady = resolve;
+        });
+        const listening = new Promise<{address: string; port: number}>((resolve, reject) => {
+            let isListening = false;
+            const failEarly = (error: Error): void => {
+                markReady(); // prepare() must not hang: bind() reports the failure
+                reject(error);
+            };
             worker.on("message", (message: WorkerMessage) => {
                 if (message.type === "batch") {
                     this.#dispatch(message);
+                } else if (message.type === "ready") {
+                    markReady();
                 } else if (message.type === "listening") {
-                    listening = true;
+                    isListening = true;
                     this.#worker = worker;
                     this.#addresses = [];
                     Atomics.store(this.#inFlight, 0, 0);
                     this.#logReceiveBuffer(message);
                     resolve({address: message.address, port: message.port});
                 } else if (message.type === "bindError") {
-                    reject(Object.assign(new Error(message.message), pickDefined(message)));
+                    failEarly(Object.assign(new Error(message.message), pickDefined(message)));
                 } else {
                     this.#handlers.onError(Object.assign(new Error(message.message), pickDefined(message)));
                 }
             });
             worker.on("error", (error: Error) => {
-                if (!listening) {
-                    reject(error);
+                if (!isListening) {
+                    failEarly(error);
                     return;
                 }
                 this.#log.error("the UDP worker failed", {error});
             });
             worker.on("exit", (code) => {
-                if (!listening) {
-                    reject(new Error(`the UDP worker exited with code ${code} before binding`));
+                if (!isListening) {
+                    failEarly(new Error(`the UDP worker exited with code ${code} before binding`));
                     return;
                 }
                 if (this.#worker === worker) {
@@ -353,6 +408,8 @@ export class WorkerUdpEndpoint implements UdpEndpoint {
                 }
             });
         });
+        listening.catch(() => undefined); // a prepared worker may be closed unbound; bind() reports errors
+        return {worker, ready, listening};
     }
 
     /** The worker died (a bug or an out-of-memory): the port is opened again, cameras re-probe. */
@@ -364,7 +421,7 @@ export class WorkerUdpEndpoint implements UdpEndpoint {
                 return;
             }
             this.#restarts += 1;
-            this.#start(bound.host, bound.port).catch((error: unknown) => {
+            this.#spawn({host: bound.host, port: bound.port}).listening.catch((error: unknown) => {
                 this.#log.error(`re-opening UDP ${bound.host}:${bound.port} failed`, {error});
                 this.#scheduleRestart(-1);
             });

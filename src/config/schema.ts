@@ -46,7 +46,7 @@ const cloudSchema = z.strictObject({
     stall_timeout_ms: durationMs.default(5_000),
     stop_grace_ms: durationMs.default(3_000),
     udp_receive_buffer_bytes: z.number().int().min(0).default(4_194_304),
-    udp_worker: z.boolean().default(true),
+    udp_worker: z.union([z.boolean(), z.literal("auto")]).default("auto"),
     low_latency_gc: z.union([z.boolean(), z.literal("auto")]).default("auto"),
     max_cameras: z.number().int().min(1).max(100_000).default(1000),
 });
@@ -231,8 +231,8 @@ export interface CloudConfig {
     readonly stallTimeoutMs: number;
     readonly stopGraceMs: number;
     readonly udpReceiveBufferBytes: number;
-    /** The camera UDP socket runs in a worker thread (camera/udpWorkerEndpoint.ts). */
-    readonly udpWorker: boolean;
+    /** The camera UDP socket in a worker thread: always, never, or from 16 streaming cameras (camera/udpServer.ts). */
+    readonly udpWorker: boolean | "auto";
     /** V8 incremental marking off: always, never, or while many cameras stream (app/runtimeTuning.ts; `serve` only). */
     readonly lowLatencyGc: boolean | "auto";
     /** Most cameras remembered (online or offline); a flood of fake registrations cannot grow memory beyond it. */

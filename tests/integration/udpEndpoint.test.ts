@@ -6,8 +6,12 @@
 import {createSocket, type RemoteInfo, type Socket} from "node:dgram";
 import {Worker} from "node:worker_threads";
 import {afterEach, describe, expect, it, vi} from "vitest";
+import {CameraCounters} from "../../src/camera/cameraCounters.js";
 import {DirectUdpEndpoint, type UdpEndpoint, type UdpEndpointOptions} from "../../src/camera/udpEndpoint.js";
+import {type UdpPeer, UdpServer} from "../../src/camera/udpServer.js";
 import {WorkerUdpEndpoint} from "../../src/camera/udpWorkerEndpoint.js";
+import {Cmd} from "../../src/protocol/commands.js";
+import {encodePacket} from "../../src/protocol/packet.js";
 import {silentLogger} from "../../src/util/log.js";
 
 interface Received {
@@ -241,5 +245,75 @@ describe("worker UDP endpoint", () => {
         );
         expect(received[0]?.readUInt32LE(0)).toBe(42);
         expect(endpoint.restarts).toBe(1);
+    });
+});
+
+describe("UdpServer with udp_worker auto", () => {
+    it("moves a live socket to a worker at the threshold, same port, and keeps routing both ways", async () => {
+        const server = new UdpServer(
+            {udpReceiveBufferBytes: 1 << 20, udpWorker: "auto", udpWorkerAutoAt: 2},
+            {probeTarget: () => undefined},
+            new CameraCounters(),
+            silentLogger,
+        );
+        cleanups.push(() => server.close());
+        const {port} = await server.listen("127.0.0.1", 0);
+        const media = (index: number): Buffer =>
+            encodePacket({command: Cmd.jpeg, msgFlag: 251, packageId: index}, Buffer.from([index]));
+        const peer = (): {readonly ids: number[]; readonly peer: UdpPeer} => {
+            const ids: number[] = [];
+            return {
+                ids,
+                peer: {
+                    handleProbe: () => undefined,
+                    handleMedia: (_command, _flag, packageId) => ids.push(packageId),
+                    handleUdpHeartbeat: () => undefined,
+                    handleUdpMessage: () => undefined,
+                },
+            };
+        };
+        const first = peer();
+        const second = peer();
+        const a = await clientSocket();
+        const b = await clientSocket();
+        server.bind(first.peer, "127.0.0.1", a.address().port);
+        await sendTo(a, media(1), port);
+        await vi.waitFor(() => expect(first.ids).toEqual([1]));
+        expect([server.threaded, server.movingToWorker]).toEqual([false, false]); // one camera: stays
+
+        server.bind(second.peer, "127.0.0.1", b.address().port);
+        expect(server.movingToWorker).toBe(true); // the threshold starts the move at once
+        await vi.waitFor(() => expect(server.threaded).toBe(true));
+        expect(server.port).toBe(port);
+        await sendTo(a, media(2), port);
+        await sendTo(b, media(3), port);
+        await vi.waitFor(() => expect([first.ids, second.ids]).toEqual([[1, 2], [3]]));
+        const reply = new Promise<RemoteInfo>((resolve) => a.once("message", (_data, remote) => resolve(remote)));
+        server.send(Buffer.from("605"), a.address().port, "127.0.0.1");
+        expect((await reply).port).toBe(port); // sends still leave from the camera port
+    });
+
+    it("stays on the main thread with udp_worker false, whatever the number of cameras", async () => {
+        const server = new UdpServer(
+            {udpReceiveBufferBytes: 1 << 20, udpWorker: false, udpWorkerAutoAt: 1},
+            {probeTarget: () => undefined},
+            new CameraCounters(),
+            silentLogger,
+        );
+        cleanups.push(() => server.close());
+        await server.listen("127.0.0.1", 0);
+        for (let index = 0; index < 3; index += 1) {
+            server.bind(
+                {
+                    handleProbe: () => undefined,
+                    handleMedia: () => undefined,
+                    handleUdpHeartbeat: () => undefined,
+                    handleUdpMessage: () => undefined,
+                },
+                "127.0.0.1",
+                40_000 + index,
+            );
+        }
+        expect([server.threaded, server.movingToWorker]).toEqual([false, false]);
     });
 });

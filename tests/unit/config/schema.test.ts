@@ -29,7 +29,7 @@ describe("parseConfig", () => {
                 stallTimeoutMs: 5_000,
                 stopGraceMs: 3_000,
                 udpReceiveBufferBytes: 4_194_304,
-                udpWorker: true,
+                udpWorker: "auto",
                 lowLatencyGc: "auto",
                 maxCameras: 1000,
             },
