@@ -88,6 +88,7 @@ export const MJPEG_BOUNDARY = "v720bridge-mjpeg-frame";
 /** protocol-notes.md §9.4: cmd 4 audio is G.711 A-law, 8000 Hz, mono. */
 const AUDIO_SAMPLE_RATE = 8000;
 const CRLF = "\r\n";
+const CRLF_BYTES = Buffer.from(CRLF, "latin1");
 
 type MediaRoute = "mjpeg" | "snapshot" | "audio";
 
@@ -234,7 +235,7 @@ export class ViewerRoutes implements RouteHandler {
             contentType: `multipart/x-mixed-replace; boundary=${MJPEG_BOUNDARY}`,
             maxBufferedBytes: this.#options.maxBufferedVideoBytes ?? DEFAULT_MAX_BUFFERED_VIDEO_BYTES,
             preamble: undefined,
-            frameUnit: (frame) => [partHeader(frame.data.length), frame.data, CRLF],
+            frameUnit: (frame) => [partHeaderFor(frame), frame.data, CRLF_BYTES],
             audioUnit: undefined,
         });
     }
@@ -590,6 +591,21 @@ function decodeSegment(segment: string): string | undefined {
         }
         throw error;
     }
+}
+
+/**
+ * The part header of `frame` as bytes, built once per frame for all its viewers (they get the frame one
+ * after the other, so one remembered frame is enough). All-Buffer writes also spare Node a string
+ * conversion and a storage buffer per viewer and frame.
+ */
+let lastHeaderFrame: JpegFrame | undefined;
+let lastHeader: Buffer = Buffer.alloc(0);
+function partHeaderFor(frame: JpegFrame): Buffer {
+    if (frame !== lastHeaderFrame) {
+        lastHeaderFrame = frame;
+        lastHeader = Buffer.from(partHeader(frame.data.length), "latin1");
+    }
+    return lastHeader;
 }
 
 function partHeader(length: number): string {
