@@ -81,8 +81,6 @@ interface Source {
     readonly port: number;
 }
 
-type Binding = Source;
-
 const PROBE_PACKET = encodeJsonPacket(buildProbeRequest());
 /**
  * A camera answers every 50 with a 51 and we answer 51s with 50s (§8.3 step 7): without a limit the two
@@ -106,13 +104,12 @@ export class UdpServer implements UdpTransport {
     /** address → port → peer: the hot-path routing table. */
     readonly #routes = new Map<string, Map<number, UdpPeer>>();
     /** peer → its current binding, so a re-bind removes the old route. */
-    readonly #bindings = new Map<UdpPeer, Binding>();
+    readonly #bindings = new Map<UdpPeer, Source>();
     readonly #probeRepliedAtMs = new WeakMap<UdpPeer, number>();
     readonly #handlers: UdpEndpointHandlers;
     #endpoint: UdpEndpoint;
     /** The worker endpoint being prepared by an "auto" move, until it takes over. */
     #nextEndpoint: WorkerUdpEndpoint | undefined;
-    #threaded: boolean;
     #listening = false;
     #host = "";
     #port = 0;
@@ -129,15 +126,15 @@ export class UdpServer implements UdpTransport {
             onError: (error) => this.#handleSocketError(error),
             onDroppedBehind: (count) => this.#handleDroppedBehind(count),
         };
-        this.#threaded = options.udpWorker === true;
-        this.#endpoint = this.#threaded
-            ? new WorkerUdpEndpoint(this.#endpointOptions(), this.#handlers, log)
-            : new DirectUdpEndpoint(this.#endpointOptions(), this.#handlers, log);
+        this.#endpoint =
+            options.udpWorker === true
+                ? new WorkerUdpEndpoint(this.#endpointOptions(), this.#handlers, log)
+                : new DirectUdpEndpoint(this.#endpointOptions(), this.#handlers, log);
     }
 
     /** The socket runs in a worker thread now. */
     get threaded(): boolean {
-        return this.#threaded;
+        return this.#endpoint instanceof WorkerUdpEndpoint;
     }
 
     /** An "auto" move to a worker thread is under way. */
@@ -233,7 +230,7 @@ export class UdpServer implements UdpTransport {
         const autoAt = this.#options.udpWorkerAutoAt ?? UDP_WORKER_AUTO_AT;
         if (
             (this.#options.udpWorker ?? "auto") !== "auto" ||
-            this.#threaded ||
+            this.threaded ||
             this.#nextEndpoint !== undefined ||
             !this.#listening ||
             this.#bindings.size < autoAt
@@ -278,11 +275,10 @@ export class UdpServer implements UdpTransport {
             return;
         }
         this.#endpoint = next;
-        this.#threaded = true;
         this.#log.info(`UDP socket moved to a worker thread: ${this.#bindings.size} cameras have a UDP stream`);
     }
 
-    #removeRoute(binding: Binding, peer: UdpPeer): void {
+    #removeRoute(binding: Source, peer: UdpPeer): void {
         const ports = this.#routes.get(binding.address);
         if (ports !== undefined && ports.get(binding.port) === peer) {
             ports.delete(binding.port);
