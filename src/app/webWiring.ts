@@ -291,6 +291,11 @@ function collectMetrics(parts: WebWiringParts, authGate: AuthGate | null, starte
         ),
         counter("v720_stream_starts_total", "Live-view handshakes started.", stats.streamStarts),
         counter("v720_stream_restarts_total", "Handshakes restarted because frames stopped.", stats.streamRestarts),
+        counter(
+            "v720_probe_retries_total",
+            "Code 50 probes re-sent to cameras that sent no media yet after code 11 (a lost 51 or 50).",
+            stats.probeRetries,
+        ),
         counter("v720_tcp_connections_total", "Camera TCP connections accepted.", stats.tcpConnections),
         counter("v720_udp_datagrams_total", "Camera UDP datagrams received.", stats.datagramsReceived),
         counter(

@@ -28,6 +28,8 @@ export interface CameraStats {
     readonly unknownProbeTargets: number;
     /** Code 51s not answered with a 50 because one went to that camera less than a second ago. */
     readonly probeRepliesSuppressed: number;
+    /** 50s a session sent by itself because no media came yet after code 11 (a 51 or our 50 was lost). */
+    readonly probeRetries: number;
     /** Datagrams with a cmd the server does not handle. */
     readonly unsupportedDatagrams: number;
     readonly streamStarts: number;
@@ -65,6 +67,7 @@ export class CameraCounters implements Omit<Mutable<CameraStats>, "framesDropped
     unknownSourceDatagrams = 0;
     unknownProbeTargets = 0;
     probeRepliesSuppressed = 0;
+    probeRetries = 0;
     unsupportedDatagrams = 0;
     streamStarts = 0;
     streamRestarts = 0;
@@ -93,6 +96,7 @@ export class CameraCounters implements Omit<Mutable<CameraStats>, "framesDropped
             unknownSourceDatagrams: this.unknownSourceDatagrams,
             unknownProbeTargets: this.unknownProbeTargets,
             probeRepliesSuppressed: this.probeRepliesSuppressed,
+            probeRetries: this.probeRetries,
             unsupportedDatagrams: this.unsupportedDatagrams,
             streamStarts: this.streamStarts,
             streamRestarts: this.streamRestarts,

@@ -15,8 +15,14 @@
  * the bound UDP source when a frame completes (its ids + pending audio ids); the shared ticker
  * flushes pending ids every 100 ms, sends an empty 605 at most every 500 ms, expires stale fragments
  * and restarts the handshake when no frame came for stallTimeoutMs while someone is watching.
+ *
+ * Lost UDP during the handshake: a camera sends its 51 once and waits for our 50, so a lost 51 or a
+ * lost 50 would leave it silent until the stall restart. Until the first media datagram arrives, the
+ * ticker sends a 50 every PROBE_RETRY_INTERVAL_MS to the camera's UDP socket as far as we know it (the
+ * bound source, else code 12's devIp:devPort, else its devNat): the camera answers every 50 with a 51.
  */
 import {randomBytes} from "node:crypto";
+import {isIPv4} from "node:net";
 import type {StreamState} from "../model/camera.js";
 import type {AudioCodec} from "../model/media.js";
 import {Cmd, Code, ContentCode} from "../protocol/commands.js";
@@ -28,6 +34,7 @@ import {
     buildDeviceStatus,
     buildForward,
     buildNatRequest,
+    buildProbeRequest,
     encodeJsonPacket,
     localUnixTimer,
     parseForward,
@@ -82,6 +89,9 @@ export interface SessionContext {
 
 /** §9.5 [GUESS]: keep the camera's window moving while nothing is pending. */
 export const EMPTY_CONFIRM_INTERVAL_MS = 500;
+/** A 50 goes to the camera this often after code 11 until its first media datagram (see the top of the file). */
+export const PROBE_RETRY_INTERVAL_MS = 1000;
+const PROBE_PACKET = encodeJsonPacket(buildProbeRequest());
 
 type Phase = "idle" | "negotiating" | "started";
 
@@ -109,12 +119,17 @@ export class CameraSession implements UdpPeer, ConnectionListener, Tickable {
     #handshakeAtMs = 0;
     #lastFrameAtMs = 0;
     #hasFrameSinceHandshake = false;
+    #hasMediaSinceHandshake = false;
+    /** When the session last sent a 50 itself (or the handshake began). */
+    #lastProbeAtMs = 0;
     #lastConfirmAtMs = 0;
     #assemblerDropped = 0;
     #udpActivity = false;
     #peerAddress: string | undefined;
     #peerPort = 0;
     #devNat: {readonly ip: string; readonly port: number} | undefined;
+    /** devIp/devPort of the last code 12: the source our code 21 reported, i.e. the camera's UDP socket as we see it. */
+    #devPublic: {readonly ip: string; readonly port: number} | undefined;
     /** cmd 1 ids received since the last confirm. */
     #pendingVideoIds: number[] = [];
     /** cmd 4 ids received since the last confirm. */
@@ -261,6 +276,7 @@ export class CameraSession implements UdpPeer, ConnectionListener, Tickable {
             this.#counters.mediaWhileIdle += 1; // e.g. packets still in flight after 301{0}
             return;
         }
+        this.#hasMediaSinceHandshake = true;
         if (command === Cmd.jpeg) {
             this.#counters.fragmentsReceived += 1;
             this.#pendingVideoIds.push(packageId);
@@ -313,6 +329,9 @@ export class CameraSession implements UdpPeer, ConnectionListener, Tickable {
         } else if (this.#phase === "started" && nowMs - this.#lastConfirmAtMs >= EMPTY_CONFIRM_INTERVAL_MS) {
             this.#sendConfirm(EMPTY_IDS, nowMs);
         }
+        if (!this.#hasMediaSinceHandshake && nowMs - this.#lastProbeAtMs >= PROBE_RETRY_INTERVAL_MS) {
+            this.#retryProbe(nowMs);
+        }
         const sinceMs = nowMs - Math.max(this.#handshakeAtMs, this.#lastFrameAtMs);
         if (this.#isWanted && sinceMs >= this.#options.stallTimeoutMs) {
             this.#counters.streamRestarts += 1;
@@ -332,6 +351,8 @@ export class CameraSession implements UdpPeer, ConnectionListener, Tickable {
         this.#phase = "negotiating";
         this.#handshakeAtMs = nowMs;
         this.#hasFrameSinceHandshake = false;
+        this.#hasMediaSinceHandshake = false;
+        this.#lastProbeAtMs = nowMs;
         this.#lastConfirmAtMs = nowMs;
         this.#assembler.reset();
         this.#pendingVideoIds = [];
@@ -461,6 +482,21 @@ export class CameraSession implements UdpPeer, ConnectionListener, Tickable {
         }
     }
 
+    /** A 50 to the camera's UDP socket as far as we know it; nothing before code 12 or a 51 named one. */
+    #retryProbe(nowMs: number): void {
+        const target =
+            this.#peerAddress === undefined
+                ? (usableEndpoint(this.#devPublic) ?? usableEndpoint(this.#devNat))
+                : {ip: this.#peerAddress, port: this.#peerPort};
+        if (target === undefined) {
+            return;
+        }
+        this.#lastProbeAtMs = nowMs;
+        this.#udp.send(PROBE_PACKET, target.port, target.ip);
+        this.#counters.probeRetries += 1;
+        this.#log.debug(() => `no media yet: 50 sent to ${target.ip}:${target.port}`);
+    }
+
     #sendConfirm(ids: readonly number[], nowMs: number): void {
         if (this.#peerAddress === undefined) {
             return; // no bound source yet: nowhere to send
@@ -474,6 +510,7 @@ export class CameraSession implements UdpPeer, ConnectionListener, Tickable {
         try {
             const response = parseNatResponse(message);
             this.#devNat = {ip: response.devNatIp, port: response.devNatPort};
+            this.#devPublic = {ip: response.devIp, port: response.devPort};
             this.#log.debug(
                 () =>
                     `code 12: status ${response.status}, dev ${response.devIp}:${response.devPort}, ` +
@@ -542,4 +579,22 @@ const EMPTY_IDS: readonly number[] = [];
 /** `id` in [first, last], modulo 2^32. */
 function isInRange(id: number, first: number, last: number): boolean {
     return (id - first) >>> 0 <= (last - first) >>> 0;
+}
+
+/** An address a 50 can go to: a dotted IPv4 and a port in 1..65535 (a camera may report 0.0.0.0:0). */
+function usableEndpoint(
+    endpoint: {readonly ip: string; readonly port: number} | undefined,
+): {readonly ip: string; readonly port: number} | undefined {
+    if (
+        endpoint === undefined ||
+        !Number.isInteger(endpoint.port) ||
+        endpoint.port < 1 ||
+        endpoint.port > 65_535 ||
+        !isIPv4(endpoint.ip) ||
+        endpoint.ip === "0.0.0.0" ||
+        endpoint.ip === "255.255.255.255"
+    ) {
+        return undefined;
+    }
+    return endpoint;
 }

@@ -36,6 +36,8 @@ export interface SimFaults {
     readonly disconnect?: number;
     /** Connect TCP but never send code 100 or heartbeats. */
     readonly neverLogin?: boolean;
+    /** The first N code 51s the camera sends are lost on the way (a camera sends its 51 once per 50). */
+    readonly lostProbes?: number;
 }
 
 export interface FaultCounters {
@@ -50,6 +52,7 @@ export interface FaultCounters {
     invalidJson: number;
     unknownCodes: number;
     disconnects: number;
+    lostProbes: number;
 }
 
 export function emptyFaultCounters(): FaultCounters {
@@ -65,6 +68,7 @@ export function emptyFaultCounters(): FaultCounters {
         invalidJson: 0,
         unknownCodes: 0,
         disconnects: 0,
+        lostProbes: 0,
     };
 }
 

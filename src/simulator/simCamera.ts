@@ -833,7 +833,7 @@ export class SimCamera extends EventEmitter<SimCameraEvents> {
         );
         const probe = encodeProbeResponsePacket(this.id);
         for (const target of nat.probeTargets) {
-            this.#sendUdp(nat, probe, target);
+            this.#sendProbe(nat, probe, target);
         }
         this.#emit("natCompleted", nat.localPort);
     }
@@ -904,7 +904,7 @@ export class SimCamera extends EventEmitter<SimCameraEvents> {
                 // answers every 51 with a 50, so answering every 50 would loop forever.
                 if (nat.probeReplies < MAX_PROBE_REPLIES) {
                     nat.probeReplies += 1;
-                    this.#sendUdp(nat, encodeProbeResponsePacket(this.id), remote);
+                    this.#sendProbe(nat, encodeProbeResponsePacket(this.id), remote);
                 }
                 return;
             case Code.timestampToDevice:
@@ -922,6 +922,15 @@ export class SimCamera extends EventEmitter<SimCameraEvents> {
             default:
                 this.stats.unknownMessages += 1;
         }
+    }
+
+    /** A code 51, unless fault `lostProbes` says it is lost on the way. */
+    #sendProbe(nat: NatSession, probe: Buffer, target: Endpoint): void {
+        if (this.stats.faults.lostProbes < (this.#faults.lostProbes ?? 0)) {
+            this.stats.faults.lostProbes += 1;
+            return;
+        }
+        this.#sendUdp(nat, probe, target);
     }
 
     #sendUdp(nat: NatSession, bytes: Buffer, target: Endpoint | undefined): void {

@@ -134,6 +134,7 @@ export class Simulator {
                 invalidJson: 0,
                 unknownCodes: 0,
                 disconnects: 0,
+                lostProbes: 0,
             },
         };
         for (const camera of this.cameras) {

@@ -35,6 +35,8 @@ class TestCamera {
     probesReceived = 0;
     /** Answer every 50 with a 51, as the real camera does (protocol-notes.md §6.1 code 51). */
     echoesProbes = false;
+    /** This many of the camera's unprompted 51s (after a 21) are lost on the way. */
+    lostProbes = 0;
     isStreaming = false;
     isTcpClosed = false;
     #nextPackageId = 1000;
@@ -171,6 +173,10 @@ class TestCamera {
                 cliTarget: last11?.["cliTarget"],
                 cliToken: last11?.["cliToken"],
             });
+            if (this.lostProbes > 0) {
+                this.lostProbes -= 1;
+                return;
+            }
             this.sendUdp(
                 encodeJsonPacket({code: 51, devTarget: this.uid, status: 200}, {forwardId: DEVICE_FORWARD_ID}),
             );
@@ -406,8 +412,27 @@ describe("CameraServer (integration, 127.0.0.1)", () => {
         // ~2 s of streaming (empty 605s every 500 ms): unthrottled, the pair exchanges thousands of probes by then
         await waitUntil(() => camera.confirms.length >= 4, 5000);
         expect(camera.probesReceived).toBeGreaterThanOrEqual(1);
-        expect(camera.probesReceived).toBeLessThanOrEqual(4);
+        // at most two 50s a second: one answering a 51 and, while no media came, the session's own retry
+        expect(camera.probesReceived).toBeLessThanOrEqual(6);
         expect(server.registry.stats().probeRepliesSuppressed).toBeGreaterThan(0);
+    });
+
+    it("recovers a lost 51 within about a second: the session sends a 50 to code 12's address, no stall restart", async () => {
+        const {server, tcpPort, udpPort} = await startServer();
+        const camera = await TestCamera.connect(tcpPort, udpPort, "0800c00128F8");
+        camera.echoesProbes = true; // a real camera answers every 50 with a 51
+        camera.lostProbes = 1;
+        await camera.register();
+        const {frames, consumer} = frameCollector();
+        server.registry.subscribe(camera.uid, consumer);
+        await waitUntil(() => camera.isStreaming, 4000); // the stall restart would take 5 s
+        expect(camera.probesReceived).toBeGreaterThanOrEqual(1);
+        const jpeg = camera.sendFrame(1);
+        await waitUntil(() => frames.length === 1);
+        expect(frames[0]?.data.equals(jpeg)).toBe(true);
+        const stats = server.registry.stats();
+        expect(stats.probeRetries).toBeGreaterThanOrEqual(1);
+        expect(stats.streamRestarts).toBe(0);
     });
 
     it("answers UDP heartbeats from a bound source", async () => {

@@ -137,6 +137,18 @@ describe("fake cloud end to end", () => {
         expect(json["framesDropped"]).toBeGreaterThan(0);
     });
 
+    it("streams although the camera's 51s were lost: the server re-sends a 50 instead of waiting for the stall restart", async () => {
+        const server = await app();
+        const sim = camera(server, "0800c0000005", {faults: {lostProbes: 2}}); // both unprompted 51s
+        await waitOnline(server, "0800c0000005");
+        const client = await viewer(server, "0800c0000005");
+        await expectIdenticalFrames(sim, client, 5);
+        expect(sim.stats.faults.lostProbes).toBe(2);
+        const stats = server.cameras.registry.stats();
+        expect(stats.probeRetries).toBeGreaterThanOrEqual(1);
+        expect(stats.streamRestarts).toBe(0);
+    });
+
     it("marks a camera that disconnects offline and back online when it reconnects", async () => {
         const server = await app({cloud: {heartbeat_timeout_ms: 3000}});
         const sim = camera(server, "0800c0000003", {reconnectDelayMs: 500});

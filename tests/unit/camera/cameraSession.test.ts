@@ -4,7 +4,7 @@ import {CameraSession, type CameraSessionOptions} from "../../../src/camera/came
 import {SessionTicker} from "../../../src/camera/sessionTicker.js";
 import {Cmd, MsgFlag} from "../../../src/protocol/commands.js";
 import {encodeJpegFragments} from "../../../src/protocol/jpegFragments.js";
-import {localUnixTimer} from "../../../src/protocol/messages.js";
+import {decodeJson, localUnixTimer} from "../../../src/protocol/messages.js";
 import {decodeDatagram, encodePacket} from "../../../src/protocol/packet.js";
 import {silentLogger} from "../../../src/util/log.js";
 import {syntheticJpeg} from "../../support/fixtures/syntheticJpeg.js";
@@ -238,7 +238,8 @@ describe("CameraSession media and 605 confirms (protocol-notes.md §9)", () => {
         expect(s.udp.confirms()).toStrictEqual([[]]);
         vi.advanceTimersByTime(1000);
         expect(s.udp.confirms()).toStrictEqual([[], [], []]);
-        expect(s.udp.sent.every((datagram) => datagram.packet.length === 20)).toBe(true);
+        const confirms = s.udp.sent.filter((datagram) => datagram.header.command === Cmd.confirm);
+        expect(confirms.every((datagram) => datagram.packet.length === 20)).toBe(true);
     });
 
     it("does not send an empty 605 while frames keep the confirms flowing", () => {
@@ -306,6 +307,79 @@ describe("CameraSession media and 605 confirms (protocol-notes.md §9)", () => {
         }
         expect(ticker.isRunning).toBe(false);
         expect(vi.getTimerCount()).toBe(0);
+    });
+});
+
+/** The 50s the session sent, as "address:port". */
+function probesSent(s: Setup): string[] {
+    return s.udp.sent
+        .filter((datagram) => datagram.header.command === Cmd.json)
+        .filter((datagram) => decodeJson(decodeDatagram(datagram.packet).payload).code === 50)
+        .map((datagram) => `${datagram.address}:${datagram.port}`);
+}
+
+function natResponse(s: Setup, devIp: string, devPort: number): void {
+    s.session.handleMessage({
+        code: 12,
+        status: 200,
+        devIp,
+        devPort,
+        devNatIp: "192.168.1.50",
+        devNatPort: 43_999,
+        cliTarget: s.session.cliTarget,
+        cliToken: s.session.cliToken,
+    });
+}
+
+describe("CameraSession probe retries (a lost 51 or 50)", () => {
+    it("sends a 50 every second to code 12's devIp:devPort until a 51 binds a source, then to that source", () => {
+        const s = setup();
+        s.session.setWanted(true);
+        natResponse(s, CAMERA_UDP.address, CAMERA_UDP.port);
+        vi.advanceTimersByTime(999);
+        expect(probesSent(s)).toStrictEqual([]);
+        vi.advanceTimersByTime(1);
+        expect(probesSent(s)).toStrictEqual(["10.0.0.50:43258"]);
+        vi.advanceTimersByTime(1000);
+        expect(probesSent(s)).toHaveLength(2);
+        expect(s.counters.probeRetries).toBe(2);
+        s.session.handleProbe(200, "10.0.0.51", 40_000); // the 51 came from elsewhere: that source wins
+        expect(s.session.streamState).toBe("starting");
+        vi.advanceTimersByTime(1000);
+        expect(probesSent(s).at(-1)).toBe("10.0.0.51:40000");
+    });
+
+    it("keeps probing after the 51 while no media comes (our 50 was lost), and stops at the first media datagram", () => {
+        const s = setup();
+        startStreaming(s);
+        vi.advanceTimersByTime(2000);
+        expect(probesSent(s)).toStrictEqual(["10.0.0.50:43258", "10.0.0.50:43258"]);
+        sendAudio(s, 7);
+        vi.advanceTimersByTime(2900); // the stall restart (5 s without a frame) would start over
+        expect(probesSent(s)).toHaveLength(2);
+        expect(s.counters.streamRestarts).toBe(0);
+    });
+
+    it("sends nothing before code 12 or a 51 named an address, nor to a 0.0.0.0:0 devIp (then devNat is used)", () => {
+        const s = setup();
+        s.session.setWanted(true);
+        vi.advanceTimersByTime(3000);
+        expect(probesSent(s)).toStrictEqual([]);
+        natResponse(s, "0.0.0.0", 0);
+        vi.advanceTimersByTime(1000);
+        expect(probesSent(s)).toStrictEqual(["192.168.1.50:43999"]);
+    });
+
+    it("starts again after a stall restart", () => {
+        const s = setup();
+        startStreaming(s);
+        sendFrame(s, 1, 100);
+        vi.advanceTimersByTime(4900);
+        expect(probesSent(s)).toStrictEqual([]);
+        vi.advanceTimersByTime(200); // stall: code 11 again, a new handshake without media
+        expect(s.counters.streamRestarts).toBe(1);
+        vi.advanceTimersByTime(1000);
+        expect(probesSent(s)).toStrictEqual(["10.0.0.50:43258"]);
     });
 });
 
