@@ -16,6 +16,7 @@
  * leave in one burst (§9.3).
  */
 import dgram from "node:dgram";
+import dns from "node:dns";
 import {EventEmitter} from "node:events";
 import net from "node:net";
 import {Cmd, Code, ContentCode} from "../protocol/commands.js";
@@ -759,7 +760,10 @@ export class SimCamera extends EventEmitter<SimCameraEvents> {
         if (probeTargets.length === 0) {
             probeTargets.push(this.#serverUdp); // the camera falls back to host:tcpPort (§8.3 step 1)
         }
-        const socket = dgram.createSocket(net.isIPv6(this.#serverUdp.address) ? "udp6" : "udp4");
+        const socket = dgram.createSocket({
+            type: net.isIPv6(this.#serverUdp.address) ? "udp6" : "udp4",
+            lookup: literalLookup,
+        });
         const nat: NatSession = {
             socket,
             cliTarget: stringOr(message["cliTarget"], ""),
@@ -1266,4 +1270,23 @@ const SETTING_CODES = new Map<number, readonly [wireKey: string, field: NumericS
 
 function numberOr(value: unknown, fallback: number): number {
     return typeof value === "number" && Number.isFinite(value) ? value : fallback;
+}
+
+/**
+ * dgram's default lookup defers every send to process.nextTick, even to an IP literal: ~300 deferred
+ * sends a second per streaming camera, and a frame's datagrams left only after the code that sent
+ * them had returned. An IP literal is answered at once here (every target of a camera is one: the
+ * server's TCP peer address and the addresses of code 11); names still go through dns.lookup.
+ */
+function literalLookup(
+    address: string,
+    options: dns.LookupOneOptions, // dgram passes the family number, which dns.lookup accepts too
+    callback: (error: NodeJS.ErrnoException | null, address: string, family: number) => void,
+): void {
+    const version = net.isIP(address);
+    if (version !== 0) {
+        callback(null, address, version);
+        return;
+    }
+    dns.lookup(address, options, callback);
 }
