@@ -153,6 +153,8 @@ const TARGET_RSS_ONE_CAMERA_MB = 80;
 /** Above this the bench process (simulator + viewers) is probably the bottleneck, not the server. */
 const BENCH_BOUND_CPU_PCT = 85;
 const LOOP_DELAY_RESOLUTION_MS = 10;
+/** A frame that left more than this behind its point on the camera's frame grid was sent late by the simulator. */
+const LATE_SEND_MS = 3;
 /** Share of the host (all cores) used by processes other than the server and the bench that taints a step. */
 const OTHERS_WARNING_PCT = 20;
 
@@ -173,6 +175,8 @@ class CameraTrack {
     readonly camera: SimCamera;
     /** counter → monotonic time (CLOCK_OFFSET_MS + performance.now()) after the frame's last fragment left. */
     readonly sentAt = new Map<number, number>();
+    /** Counters of frames the simulator sent late (FrameSentEvent.lateMs > LATE_SEND_MS), until matched or pruned. */
+    readonly sentLate = new Set<number>();
     sentInWindow = 0;
     deliveredInWindow = 0;
     fragments = 0;
@@ -190,12 +194,18 @@ class StepRecorder {
     windowStartMs = Number.POSITIVE_INFINITY;
     windowEndMs = Number.POSITIVE_INFINITY;
     readonly latenciesMs: number[] = [];
+    /** The same latencies, split by whether the simulator sent the frame on time (see LATE_SEND_MS). */
+    readonly onTimeLatenciesMs: number[] = [];
+    readonly lateLatenciesMs: number[] = [];
     /** Frames sent in the window and delivered: for the split at the server (see splitLatency). */
     readonly deliveries: {cameraId: string; counter: number; sentAtMs: number; receivedAtMs: number}[] = [];
 
     onSent(track: CameraTrack, event: FrameSentEvent): void {
         const atMs = CLOCK_OFFSET_MS + event.sentAtPerfMs;
         track.sentAt.set(event.counter, atMs);
+        if (event.lateMs > LATE_SEND_MS) {
+            track.sentLate.add(event.counter);
+        }
         track.fragments = event.fragments;
         if (atMs >= this.windowStartMs && atMs <= this.windowEndMs) {
             track.sentInWindow += 1;
@@ -213,9 +223,11 @@ class StepRecorder {
                 continue;
             }
             track.sentAt.delete(counter);
+            const wasLate = track.sentLate.delete(counter);
             if (sentAtMs >= this.windowStartMs && sentAtMs <= this.windowEndMs) {
                 track.deliveredInWindow += 1;
                 this.latenciesMs.push(receivedAtMs - sentAtMs);
+                (wasLate ? this.lateLatenciesMs : this.onTimeLatenciesMs).push(receivedAtMs - sentAtMs);
                 this.deliveries.push({cameraId: track.camera.id, counter, sentAtMs, receivedAtMs});
             }
         }
@@ -230,6 +242,7 @@ class StepRecorder {
                     break;
                 }
                 track.sentAt.delete(counter);
+                track.sentLate.delete(counter);
             }
         }
     }
@@ -338,6 +351,11 @@ interface StepResult {
     readonly outOfOrder: number;
     readonly viewerErrors: number;
     readonly latency: Percentiles | undefined;
+    /** Latency of the frames the simulator sent on time, and of those it sent late (catch-up bursts). */
+    readonly onTimeLatency: Percentiles | undefined;
+    readonly lateLatency: Percentiles | undefined;
+    /** Share of the delivered frames the simulator sent late, %. */
+    readonly lateSentPct: number;
     /** Camera's last fragment → server assembled the frame (UDP, server queueing, reassembly). */
     readonly inbound: Percentiles | undefined;
     /** Server assembled → viewer got the part (fan-out, HTTP write, loopback TCP, bench's loop). */
@@ -512,6 +530,12 @@ async function runStep(count: number, settings: Settings, setup: ChildSetup): Pr
             outOfOrder: collected.outOfOrder,
             viewerErrors: collected.viewerErrors,
             latency: percentiles(recorder.latenciesMs),
+            onTimeLatency: percentiles(recorder.onTimeLatenciesMs),
+            lateLatency: percentiles(recorder.lateLatenciesMs),
+            lateSentPct:
+                recorder.latenciesMs.length === 0
+                    ? 0
+                    : (recorder.lateLatenciesMs.length / recorder.latenciesMs.length) * 100,
             inbound: percentiles(split.inboundMs),
             outbound: percentiles(split.outboundMs),
             loopLagP99Ms,
@@ -619,6 +643,9 @@ function failedStep(count: number, error: string): StepResult {
         outOfOrder: 0,
         viewerErrors: 0,
         latency: undefined,
+        onTimeLatency: undefined,
+        lateLatency: undefined,
+        lateSentPct: 0,
         inbound: undefined,
         outbound: undefined,
         loopLagP99Ms: 0,
@@ -755,6 +782,11 @@ function printStep(step: StepResult, settings: Settings): void {
             `assembled→viewer p50 ${fixed(step.outbound?.p50, 2)} / p95 ${fixed(step.outbound?.p95, 2)} ms; ` +
             `event-loop lag p99: server ${fixed(step.serverLoopLagP99Ms, 1)} ms (max ${fixed(step.serverLoopLagMaxMs, 0)}), ` +
             `bench ${fixed(step.loopLagP99Ms, 1)} ms`,
+    );
+    print(
+        `    simulator lag: ${fixed(step.lateSentPct, 1)} % of the frames left > ${LATE_SEND_MS} ms behind their camera's ` +
+            `schedule, in bursts after a stall of the bench's event loop (p95 ${fixed(step.lateLatency?.p95, 2)} ms); ` +
+            `frames sent on time p95 ${fixed(step.onTimeLatency?.p95, 2)} ms`,
     );
     print(
         `  server CPU ${fixed(step.serverCpuPct)} % of a core (${fixed(step.serverSystemPct, 0)} % of it in the kernel) = ` +

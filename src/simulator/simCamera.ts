@@ -149,6 +149,12 @@ export interface FrameSentEvent {
     readonly sentAtHrNs: bigint;
     /** performance.now() at the same moment (the clock of model/media.ts `receivedAtHr`). */
     readonly sentAtPerfMs: number;
+    /**
+     * How long after its point on the camera's frame grid the frame left (ms, ≥ 0): the simulator's
+     * own lag. Many cameras share one event loop here, so after a stall of that loop (GC, CPU) their
+     * late frames leave together, a burst that independent real cameras would not send.
+     */
+    readonly lateMs: number;
 }
 
 export interface SimCameraEvents {
@@ -1113,8 +1119,9 @@ export class SimCamera extends EventEmitter<SimCameraEvents> {
                 this.stats.framesSkipped += due - MAX_FRAMES_PER_TICK;
             }
             for (let index = 0; index < Math.min(due, MAX_FRAMES_PER_TICK); index += 1) {
+                const lateMs = Math.max(0, now - (stream.videoEpochMs + (stream.videoFrames * 1000) / fps));
                 stream.videoFrames += 1;
-                this.#sendFrame(nat, target);
+                this.#sendFrame(nat, target, lateMs);
             }
         }
     }
@@ -1137,7 +1144,7 @@ export class SimCamera extends EventEmitter<SimCameraEvents> {
         }
     }
 
-    #sendFrame(nat: NatSession, target: Endpoint): void {
+    #sendFrame(nat: NatSession, target: Endpoint, lateMs: number): void {
         this.#frameCounter += 1;
         const counter = this.#frameCounter;
         const jpeg = this.#source.render(this.id, counter);
@@ -1172,6 +1179,7 @@ export class SimCamera extends EventEmitter<SimCameraEvents> {
                 fragments: fragments.length,
                 sentAtHrNs,
                 sentAtPerfMs,
+                lateMs,
             });
         }
     }
