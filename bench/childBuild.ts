@@ -2,8 +2,8 @@
  * Makes the server child runnable by plain `node`, without the tsx loader: the tsx loader thread alone
  * adds ~35 MB of RSS, which would swamp the "RSS < 80 MB with one camera" figure.
  *
- * Every src/**.ts plus bench/benchServer.ts, bench/benchProtocol.ts and the viewer worker
- * (bench/viewerWorker.ts with tests/support/mjpegClient.ts) is transpiled file by file
+ * Every src/**.ts plus bench/benchServer.ts, bench/benchProtocol.ts, the simulator worker
+ * (bench/simWorker.ts) and the viewer worker (bench/viewerWorker.ts with tests/support/mjpegClient.ts) is transpiled file by file
  * with TypeScript's transpileModule (no type check; the tsconfig has isolatedModules and
  * verbatimModuleSyntax, so per-file output equals tsc's) into node_modules/.cache/v720-bench/,
  * keeping the layout so relative imports resolve and bare ones (winston, zod…) find the repository's
@@ -24,6 +24,8 @@ export interface ChildBuild {
     readonly entry: string;
     /** The viewer worker's entry (bench/viewerWorker.ts transpiled). */
     readonly viewerEntry: string;
+    /** The simulator worker's entry (bench/simWorker.ts transpiled). */
+    readonly simEntry: string;
     /** Output root (node_modules/.cache/v720-bench). */
     readonly outDir: string;
     /** Output file URL → its source map `mappings` and the original source path relative to the repo. */
@@ -77,6 +79,7 @@ export async function buildChild(repoRoot: string): Promise<ChildBuild> {
         join(repoRoot, "bench", "benchServer.ts"),
         join(repoRoot, "bench", "benchProtocol.ts"),
         join(repoRoot, "bench", "viewerWorker.ts"),
+        join(repoRoot, "bench", "simWorker.ts"),
         join(repoRoot, "tests", "support", "mjpegClient.ts"),
     ];
     const jobs: TranspileJob[] = inputs.map((input) => ({
@@ -104,6 +107,7 @@ export async function buildChild(repoRoot: string): Promise<ChildBuild> {
     return {
         entry: join(outDir, "bench", "benchServer.js"),
         viewerEntry: join(outDir, "bench", "viewerWorker.js"),
+        simEntry: join(outDir, "bench", "simWorker.js"),
         outDir,
         sourceMaps,
     };

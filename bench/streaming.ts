@@ -8,18 +8,20 @@
 import {mkdtemp} from "node:fs/promises";
 import {availableParallelism, cpus, tmpdir} from "node:os";
 import {join} from "node:path";
-import {monitorEventLoopDelay} from "node:perf_hooks";
 import {setTimeout as sleep} from "node:timers/promises";
 import {fileURLToPath} from "node:url";
 import {parseArgs} from "node:util";
 import {setFlagsFromString} from "node:v8";
 import {Worker} from "node:worker_threads";
 import type {CameraStats} from "../src/camera/cameraCounters.js";
-import type {FrameSentEvent, SimCamera} from "../src/simulator/simCamera.js";
-import {Simulator, type SimulatorStats} from "../src/simulator/simulator.js";
+import {type SimulatorStats, simCameraId} from "../src/simulator/simulator.js";
 import {
     type FrameTrace,
     monotonicOffsetMs,
+    type SimMessage,
+    type SimRequest,
+    type SimSentMessage,
+    type SimWorkerData,
     type StatsMessage,
     type ViewerCollectMessage,
     type ViewerMessage,
@@ -48,7 +50,16 @@ interface Settings {
     readonly udpWorker: boolean | "auto";
     readonly lowLatencyGc: boolean | "auto";
     readonly quick: boolean;
+    readonly simThreads: number;
 }
+
+/**
+ * One thread of simulated cameras. Two sound better (a stall of one loop holds back half the cameras)
+ * but measured worse on 2 cores: 4 runs alternating 1 and 2 at 150 cameras gave latency p95 5.4 and
+ * 5.1 ms with one thread against 14.1 and 14.2 ms with two, which kept both cores busier (bench
+ * 73 % instead of 66 % of a core) and delayed the server's threads.
+ */
+const DEFAULT_SIM_THREADS = 1;
 
 const USAGE = `Usage: npm run bench -- [options]
 
@@ -61,6 +72,7 @@ const USAGE = `Usage: npm run bench -- [options]
   --udp-buffer N     server UDP receive buffer in bytes (default: the config default)
   --udp-worker M     server's cloud.udp_worker: auto (default), true or false
   --low-latency-gc M   server's cloud.low_latency_gc: auto (default), true or false
+  --sim-threads N    worker threads the simulated cameras are spread over (default 1)
   --profile          V8 CPU profile of the server during each window: prints its hot spots
   --server-node-args=ARGS  extra node flags for the server child, e.g. --server-node-args=--max-semi-space-size=2
   --tsx              run the server child under the tsx loader instead of transpiling src/ (adds ~35 MB RSS)
@@ -84,6 +96,7 @@ function parseSettings(argv: readonly string[]): Settings | undefined {
             "udp-buffer": {type: "string"},
             "udp-worker": {type: "string"},
             "low-latency-gc": {type: "string"},
+            "sim-threads": {type: "string"},
             profile: {type: "boolean"},
             tsx: {type: "boolean"},
             "server-node-args": {type: "string"},
@@ -121,6 +134,7 @@ function parseSettings(argv: readonly string[]): Settings | undefined {
         frameBytes: Math.round(positive("frame-bytes", values["frame-bytes"], 25_600)),
         audio: values["no-audio"] !== true,
         profile: values.profile === true,
+        simThreads: Math.round(positive("sim-threads", values["sim-threads"], DEFAULT_SIM_THREADS)),
         useTsx: values.tsx === true,
         serverNodeArgs: (values["server-node-args"] ?? "").split(" ").filter((arg) => arg.length > 0),
         udpWorker: parseMode("udp-worker", values["udp-worker"]),
@@ -152,7 +166,6 @@ const TARGET_LATENCY_P95_MS = 10;
 const TARGET_RSS_ONE_CAMERA_MB = 80;
 /** Above this the bench process (simulator + viewers) is probably the bottleneck, not the server. */
 const BENCH_BOUND_CPU_PCT = 85;
-const LOOP_DELAY_RESOLUTION_MS = 10;
 /** A frame that left more than this behind its point on the camera's frame grid was sent late by the simulator. */
 const LATE_SEND_MS = 3;
 /** Share of the host (all cores) used by processes other than the server and the bench that taints a step. */
@@ -171,23 +184,31 @@ const CLOCK_OFFSET_MS = monotonicOffsetMs();
 
 // ---- per-camera bookkeeping ---------------------------------------------------------------------------
 
+/** A frame a simulated camera sent, until a viewer's delivery of it is matched or it is pruned. */
+interface SentFrame {
+    /** CLOCK_MONOTONIC ms right after the frame's last fragment left. */
+    readonly atMs: number;
+    /** Sent more than LATE_SEND_MS behind its camera's frame grid (FrameSentEvent.lateMs). */
+    readonly late: boolean;
+    readonly checksum: number;
+    readonly length: number;
+}
+
 class CameraTrack {
-    readonly camera: SimCamera;
-    /** counter → monotonic time (CLOCK_OFFSET_MS + performance.now()) after the frame's last fragment left. */
-    readonly sentAt = new Map<number, number>();
-    /** Counters of frames the simulator sent late (FrameSentEvent.lateMs > LATE_SEND_MS), until matched or pruned. */
-    readonly sentLate = new Set<number>();
+    readonly id: string;
+    /** counter → the frame, in sending order. */
+    readonly sent = new Map<number, SentFrame>();
     sentInWindow = 0;
     deliveredInWindow = 0;
     fragments = 0;
 
-    constructor(camera: SimCamera) {
-        this.camera = camera;
+    constructor(id: string) {
+        this.id = id;
     }
 }
 
 /**
- * Frames sent (here, on the simulator's thread) and parts delivered (reported by the viewer worker),
+ * Frames sent (reported by the simulator workers) and parts delivered (reported by the viewer worker),
  * matched by camera and counter. All times are CLOCK_MONOTONIC ms (benchProtocol.ts monotonicOffsetMs).
  */
 class StepRecorder {
@@ -199,37 +220,70 @@ class StepRecorder {
     readonly lateLatenciesMs: number[] = [];
     /** Frames sent in the window and delivered: for the split at the server (see splitLatency). */
     readonly deliveries: {cameraId: string; counter: number; sentAtMs: number; receivedAtMs: number}[] = [];
+    /** Delivered parts of the window whose checksum or length differ from the frame sent. */
+    corrupt = 0;
+    readonly corruptSamples: string[] = [];
 
-    onSent(track: CameraTrack, event: FrameSentEvent): void {
-        const atMs = CLOCK_OFFSET_MS + event.sentAtPerfMs;
-        track.sentAt.set(event.counter, atMs);
-        if (event.lateMs > LATE_SEND_MS) {
-            track.sentLate.add(event.counter);
-        }
-        track.fragments = event.fragments;
-        if (atMs >= this.windowStartMs && atMs <= this.windowEndMs) {
-            track.sentInWindow += 1;
+    /** The frames a simulator worker sent since its previous report. */
+    onSent(tracks: readonly CameraTrack[], sent: SimSentMessage): void {
+        for (let index = 0; index < sent.counters.length; index += 1) {
+            const track = tracks[sent.cameraIndexes[index] ?? -1];
+            if (track === undefined) {
+                continue;
+            }
+            track.sent.set(sent.counters[index] ?? 0, {
+                atMs: sent.sentAtMs[index] ?? 0,
+                late: (sent.lateMs[index] ?? 0) > LATE_SEND_MS,
+                checksum: sent.checksums[index] ?? 0,
+                length: sent.lengths[index] ?? 0,
+            });
+            track.fragments = sent.fragments;
         }
     }
 
-    /** Counts the deliveries of frames sent during the window. */
+    /**
+     * Counts the frames sent in the window, once it is over and every report has arrived (before
+     * onDeliveries, which forgets the matched ones). Reports come in batches, so a frame of the window
+     * can be reported before windowStartMs is known: counting as they come would miss it.
+     */
+    countSent(tracks: readonly CameraTrack[]): void {
+        for (const track of tracks) {
+            for (const {atMs} of track.sent.values()) {
+                if (atMs >= this.windowStartMs && atMs <= this.windowEndMs) {
+                    track.sentInWindow += 1;
+                }
+            }
+        }
+    }
+
+    /** Counts the deliveries of frames sent during the window, and checks they are the frames sent. */
     onDeliveries(tracks: readonly CameraTrack[], collected: ViewerCollectMessage): void {
         for (let index = 0; index < collected.counters.length; index += 1) {
             const track = tracks[collected.cameraIndexes[index] ?? -1];
             const counter = collected.counters[index] ?? 0;
             const receivedAtMs = collected.receivedAtMs[index] ?? 0;
-            const sentAtMs = track?.sentAt.get(counter);
-            if (track === undefined || sentAtMs === undefined) {
+            const frame = track?.sent.get(counter);
+            if (track === undefined || frame === undefined) {
                 continue;
             }
-            track.sentAt.delete(counter);
-            const wasLate = track.sentLate.delete(counter);
-            if (sentAtMs >= this.windowStartMs && sentAtMs <= this.windowEndMs) {
-                track.deliveredInWindow += 1;
-                this.latenciesMs.push(receivedAtMs - sentAtMs);
-                (wasLate ? this.lateLatenciesMs : this.onTimeLatenciesMs).push(receivedAtMs - sentAtMs);
-                this.deliveries.push({cameraId: track.camera.id, counter, sentAtMs, receivedAtMs});
+            track.sent.delete(counter);
+            if (frame.atMs < this.windowStartMs || frame.atMs > this.windowEndMs) {
+                continue;
             }
+            const length = collected.lengths[index] ?? 0;
+            if (collected.checksums[index] !== frame.checksum || length !== frame.length) {
+                this.corrupt += 1;
+                if (this.corruptSamples.length < 3) {
+                    this.corruptSamples.push(
+                        `${track.id} frame ${counter}: ${length} bytes delivered, ${frame.length} sent, CRC-32 differs`,
+                    );
+                }
+            }
+            track.deliveredInWindow += 1;
+            const latencyMs = receivedAtMs - frame.atMs;
+            this.latenciesMs.push(latencyMs);
+            (frame.late ? this.lateLatenciesMs : this.onTimeLatenciesMs).push(latencyMs);
+            this.deliveries.push({cameraId: track.id, counter, sentAtMs: frame.atMs, receivedAtMs});
         }
     }
 
@@ -237,15 +291,167 @@ class StepRecorder {
     prune(tracks: readonly CameraTrack[]): void {
         const cutoffMs = Math.min(this.windowStartMs, CLOCK_OFFSET_MS + performance.now() - 5000);
         for (const track of tracks) {
-            for (const [counter, sentAtMs] of track.sentAt) {
-                if (sentAtMs >= cutoffMs) {
+            for (const [counter, frame] of track.sent) {
+                if (frame.atMs >= cutoffMs) {
                     break;
                 }
-                track.sentAt.delete(counter);
-                track.sentLate.delete(counter);
+                track.sent.delete(counter);
             }
         }
     }
+}
+
+/** The step's simulated cameras, split over `threads` worker threads (bench/simWorker.ts). */
+class SimPool {
+    /** Camera ids in step order (the index of a camera in every report). */
+    readonly cameraIds: readonly string[];
+    readonly #workers: Worker[] = [];
+    readonly #pending = new Map<number, (message: SimMessage) => void>();
+    #nextRequestId = 1;
+    #failure: Error | undefined;
+
+    constructor(entry: string, options: SimPoolOptions, onSent: (sent: SimSentMessage) => void) {
+        const threads = Math.max(1, Math.min(options.threads, options.cameras));
+        const ids: string[] = [];
+        let first = 0;
+        for (let thread = 0; thread < threads; thread += 1) {
+            // an even split: the first (cameras mod threads) workers take one camera more
+            const cameras = Math.floor(options.cameras / threads) + (thread < options.cameras % threads ? 1 : 0);
+            const data: SimWorkerData = {
+                cameras,
+                firstIndex: FIRST_CAMERA_INDEX + first,
+                firstCameraIndex: first,
+                serverHost: "127.0.0.1",
+                httpPort: options.httpPort,
+                fps: options.fps,
+                frameBytes: options.frameBytes,
+                audio: options.audio,
+                // the step's start-ups spread over the same time whatever the thread count
+                startSpreadMs: options.startSpreadMs,
+            };
+            for (let index = 0; index < cameras; index += 1) {
+                ids.push(simCameraId(FIRST_CAMERA_INDEX + first + index));
+            }
+            first += cameras;
+            // execArgv []: plain node on the transpiled file, without the bench's tsx loader
+            const worker = new Worker(entry, {workerData: data, execArgv: []});
+            worker.on("message", (message: SimMessage) => {
+                if (message.type === "sent") {
+                    onSent(message);
+                    return;
+                }
+                const resolve = this.#pending.get(message.requestId);
+                this.#pending.delete(message.requestId);
+                resolve?.(message);
+            });
+            worker.on("error", (error: Error) => {
+                this.#failure = error;
+            });
+            this.#workers.push(worker);
+        }
+        this.cameraIds = ids;
+    }
+
+    get threads(): number {
+        return this.#workers.length;
+    }
+
+    start(): void {
+        for (const worker of this.#workers) {
+            worker.postMessage({type: "start"} satisfies SimRequest);
+        }
+    }
+
+    /** The workers' SimulatorStats summed, and the worst event-loop lag p99 among them. */
+    async stats(resetLoopLag = false): Promise<{stats: SimulatorStats; loopLagP99Ms: number}> {
+        const replies = await Promise.all(
+            this.#workers.map((worker) => this.#request(worker, {type: "stats", resetLoopLag})),
+        );
+        let total: SimulatorStats | undefined;
+        let loopLagP99Ms = 0;
+        for (const reply of replies) {
+            if (reply.type !== "stats") {
+                continue;
+            }
+            loopLagP99Ms = Math.max(loopLagP99Ms, reply.loopLagP99Ms);
+            total = total === undefined ? reply.stats : addSimulatorStats(total, reply.stats);
+        }
+        if (total === undefined) {
+            throw new Error("no simulator worker answered");
+        }
+        return {stats: total, loopLagP99Ms};
+    }
+
+    async stop(): Promise<void> {
+        await Promise.all(
+            this.#workers.map(async (worker) => {
+                const exited = new Promise((resolve) => worker.once("exit", resolve));
+                const timer = setTimeout(() => void worker.terminate(), 5000);
+                await this.#request(worker, {type: "stop"}).catch(() => undefined);
+                await exited;
+                clearTimeout(timer);
+            }),
+        );
+    }
+
+    #request(
+        worker: Worker,
+        request: DistributiveOmit<SimRequest & {requestId: number}, "requestId">,
+    ): Promise<SimMessage> {
+        if (this.#failure !== undefined) {
+            return Promise.reject(this.#failure);
+        }
+        const requestId = this.#nextRequestId++;
+        return new Promise((resolve, reject) => {
+            const timer = setTimeout(() => {
+                this.#pending.delete(requestId);
+                reject(new Error(`a simulator worker did not answer ${request.type} within 30 s`));
+            }, 30_000);
+            this.#pending.set(requestId, (message) => {
+                clearTimeout(timer);
+                resolve(message);
+            });
+            worker.postMessage({...request, requestId});
+        });
+    }
+}
+
+interface SimPoolOptions {
+    readonly cameras: number;
+    readonly threads: number;
+    readonly httpPort: number;
+    readonly fps: number;
+    readonly frameBytes: number;
+    readonly audio: boolean;
+    readonly startSpreadMs: number;
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** Simulated camera ids start at simCameraId(1), as with `v720-bridge simulate`. */
+const FIRST_CAMERA_INDEX = 1;
+
+function addSimulatorStats(a: SimulatorStats, b: SimulatorStats): SimulatorStats {
+    const faults = {...a.faults};
+    for (const key of Object.keys(faults) as (keyof SimulatorStats["faults"])[]) {
+        faults[key] += b.faults[key];
+    }
+    return {
+        cameras: a.cameras + b.cameras,
+        registered: a.registered + b.registered,
+        streaming: a.streaming + b.streaming,
+        framesSent: a.framesSent + b.framesSent,
+        framesSkipped: a.framesSkipped + b.framesSkipped,
+        fragmentsSent: a.fragmentsSent + b.fragmentsSent,
+        audioPacketsSent: a.audioPacketsSent + b.audioPacketsSent,
+        datagramsSent: a.datagramsSent + b.datagramsSent,
+        bytesSent: a.bytesSent + b.bytesSent,
+        confirmsReceived: a.confirmsReceived + b.confirmsReceived,
+        stalls: a.stalls + b.stalls,
+        disconnects: a.disconnects + b.disconnects,
+        badInput: a.badInput + b.badInput,
+        faults,
+    };
 }
 
 /** The MJPEG viewers, one per camera, in a worker thread (bench/viewerWorker.ts). */
@@ -322,6 +528,8 @@ interface Snapshot {
     readonly host: HostCpu | undefined;
     readonly benchCpu: NodeJS.CpuUsage;
     readonly sim: SimulatorStats;
+    /** The worst simulator worker's event-loop lag p99 since the previous snapshot that reset it. */
+    readonly simLoopLagP99Ms: number;
 }
 
 interface Percentiles {
@@ -397,12 +605,13 @@ interface StepResult {
 interface ChildSetup {
     readonly entry: string;
     readonly viewerEntry: string;
+    readonly simEntry: string;
     readonly cwd: string;
     readonly sourceMaps: ReadonlyMap<string, SourceMapInfo>;
 }
 
-async function snapshot(server: ServerChild, simulator: Simulator, resetLoopLag = false): Promise<Snapshot> {
-    const stats = await server.stats(resetLoopLag);
+async function snapshot(server: ServerChild, simulator: SimPool, resetLoopLag = false): Promise<Snapshot> {
+    const [stats, sim] = await Promise.all([server.stats(resetLoopLag), simulator.stats(resetLoopLag)]);
     return {
         atMs: performance.now(),
         server: stats,
@@ -410,19 +619,9 @@ async function snapshot(server: ServerChild, simulator: Simulator, resetLoopLag 
         socketDrops: readUdpSocketDrops(server.ports.udp),
         host: readHostCpu(),
         benchCpu: process.cpuUsage(),
-        sim: simulator.stats(),
+        sim: sim.stats,
+        simLoopLagP99Ms: sim.loopLagP99Ms,
     };
-}
-
-async function waitFor(condition: () => boolean, timeoutMs: number, intervalMs = 100): Promise<boolean> {
-    const deadline = performance.now() + timeoutMs;
-    while (!condition()) {
-        if (performance.now() > deadline) {
-            return false;
-        }
-        await sleep(intervalMs);
-    }
-    return true;
 }
 
 async function runStep(count: number, settings: Settings, setup: ChildSetup): Promise<StepResult> {
@@ -441,40 +640,37 @@ async function runStep(count: number, settings: Settings, setup: ChildSetup): Pr
     const idle = await server.stats();
     const startedAt = performance.now();
     const recorder = new StepRecorder();
-    const simulator = new Simulator({
-        cameras: count,
-        serverHost: "127.0.0.1",
-        httpPort: server.ports.cloudHttp,
-        fps: settings.fps,
-        frameBytes: settings.frameBytes,
-        audio: settings.audio,
-        // the viewer worker re-renders the expected frames: no log of sent frames needed
-        startSpreadMs: Math.min(4000, count * 20),
-    });
-    const tracks = simulator.cameras.map((camera) => {
-        const track = new CameraTrack(camera);
-        camera.on("frameSent", (event) => recorder.onSent(track, event));
-        return track;
-    });
-    const loopDelay = monitorEventLoopDelay({resolution: LOOP_DELAY_RESOLUTION_MS});
-    loopDelay.enable();
+    let tracks: CameraTrack[] = [];
+    const simulator = new SimPool(
+        setup.simEntry,
+        {
+            cameras: count,
+            threads: settings.simThreads,
+            httpPort: server.ports.cloudHttp,
+            fps: settings.fps,
+            frameBytes: settings.frameBytes,
+            audio: settings.audio,
+            startSpreadMs: Math.min(4000, count * 20),
+        },
+        (sent) => recorder.onSent(tracks, sent),
+    );
+    tracks = simulator.cameraIds.map((id) => new CameraTrack(id));
     const pruneTimer = setInterval(() => recorder.prune(tracks), 1000);
     const viewers = new ViewerPool(setup.viewerEntry, {
         httpPort: server.ports.http,
-        cameraIds: tracks.map((track) => track.camera.id),
-        frameBytes: settings.frameBytes,
+        cameraIds: [...simulator.cameraIds],
     });
     let result: StepResult;
     try {
         simulator.start();
-        const registered = await waitFor(
-            () => tracks.every((track) => track.camera.state === "registered"),
-            30_000 + count * 50,
-        );
-        if (!registered) {
-            throw new Error(
-                `only ${tracks.filter((track) => track.camera.state === "registered").length}/${count} cameras registered`,
-            );
+        let registered = 0;
+        const registerDeadline = performance.now() + 30_000 + count * 50;
+        while (registered < count && performance.now() < registerDeadline) {
+            await sleep(100);
+            registered = (await simulator.stats()).stats.registered;
+        }
+        if (registered < count) {
+            throw new Error(`only ${registered}/${count} cameras registered`);
         }
         await viewers.open();
         let viewersWithFrames = 0;
@@ -491,14 +687,15 @@ async function runStep(count: number, settings: Settings, setup: ChildSetup): Pr
         await viewers.collect(); // drop the warm-up's deliveries
         const before = await snapshot(server, simulator, true);
         recorder.windowStartMs = CLOCK_OFFSET_MS + before.atMs;
-        loopDelay.reset();
         await sleep(settings.seconds * 1000);
         const after = await snapshot(server, simulator);
         recorder.windowEndMs = CLOCK_OFFSET_MS + after.atMs;
-        // the histogram records whole sampling intervals: the lag is what exceeds the resolution
-        const loopLagP99Ms = Math.max(0, loopDelay.percentile(99) / 1e6 - LOOP_DELAY_RESOLUTION_MS);
-        await sleep(settings.drainMs); // frames sent just before the end are still in flight
+        const loopLagP99Ms = after.simLoopLagP99Ms;
+        // frames sent just before the end are still in flight (and reported by the simulator workers
+        // every SIM_SENT_FLUSH_MS)
+        await sleep(settings.drainMs);
         const collected = await viewers.collect();
+        recorder.countSent(tracks);
         recorder.onDeliveries(tracks, collected);
         const window = await server.closeWindow();
         const split = splitLatency(recorder, window.frames);
@@ -525,8 +722,9 @@ async function runStep(count: number, settings: Settings, setup: ChildSetup): Pr
             deliveredFps: delivered / windowS / count,
             minDeliveredFps: Math.min(...tracks.map((track) => track.deliveredInWindow / windowS)),
             lossPct: sent === 0 ? 100 : (1 - delivered / sent) * 100,
-            corrupt: collected.corrupt,
-            corruptSamples: collected.corruptSamples,
+            // parts that were no frame of their camera (viewer) + frames that differ from the one sent (here)
+            corrupt: collected.corrupt + recorder.corrupt,
+            corruptSamples: [...collected.corruptSamples, ...recorder.corruptSamples].slice(0, 3),
             outOfOrder: collected.outOfOrder,
             viewerErrors: collected.viewerErrors,
             latency: percentiles(recorder.latenciesMs),
@@ -582,9 +780,8 @@ async function runStep(count: number, settings: Settings, setup: ChildSetup): Pr
         };
     } finally {
         clearInterval(pruneTimer);
-        loopDelay.disable();
         await viewers.close();
-        await simulator.stop({abrupt: true});
+        await simulator.stop();
         await server.stop();
     }
     return {...result, logLines: server.logLines, firstLogLines: [...server.firstLogLines]};
@@ -781,7 +978,7 @@ function printStep(step: StepResult, settings: Settings): void {
         `    split at the server: camera→assembled p50 ${fixed(step.inbound?.p50, 2)} / p95 ${fixed(step.inbound?.p95, 2)} ms, ` +
             `assembled→viewer p50 ${fixed(step.outbound?.p50, 2)} / p95 ${fixed(step.outbound?.p95, 2)} ms; ` +
             `event-loop lag p99: server ${fixed(step.serverLoopLagP99Ms, 1)} ms (max ${fixed(step.serverLoopLagMaxMs, 0)}), ` +
-            `bench ${fixed(step.loopLagP99Ms, 1)} ms`,
+            `simulator ${fixed(step.loopLagP99Ms, 1)} ms`,
     );
     print(
         `    simulator lag: ${fixed(step.lateSentPct, 1)} % of the frames left > ${LATE_SEND_MS} ms behind their camera's ` +
@@ -963,7 +1160,8 @@ function printSummary(steps: readonly StepResult[]): void {
 async function main(): Promise<void> {
     // The load generator must not add bursts of its own: with V8's incremental marking its event loop
     // stalled 20–60 ms several times a second at 150 cameras, and every camera timer due meanwhile
-    // then fired at once. Real cameras send on their own clocks.
+    // then fired at once. Real cameras send on their own clocks. (V8 flags are per process: the
+    // simulator and viewer workers get it too.)
     setFlagsFromString("--no-incremental-marking");
     const settings = parseSettings(process.argv.slice(2));
     if (settings === undefined) {
@@ -976,10 +1174,17 @@ async function main(): Promise<void> {
         ? {
               entry: join(repoRoot, "bench", "benchServer.ts"),
               viewerEntry: build.viewerEntry,
+              simEntry: build.simEntry,
               cwd: repoRoot,
               sourceMaps: new Map(),
           }
-        : {entry: build.entry, viewerEntry: build.viewerEntry, cwd: repoRoot, sourceMaps: build.sourceMaps};
+        : {
+              entry: build.entry,
+              viewerEntry: build.viewerEntry,
+              simEntry: build.simEntry,
+              cwd: repoRoot,
+              sourceMaps: build.sourceMaps,
+          };
     const cpu = cpus()[0]?.model ?? "unknown cpu";
     print(
         `v720-bridge streaming bench: ${settings.cameras.join(", ")} camera(s) × ${settings.fps} fps × ` +
