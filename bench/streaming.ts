@@ -432,26 +432,16 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
 const FIRST_CAMERA_INDEX = 1;
 
 function addSimulatorStats(a: SimulatorStats, b: SimulatorStats): SimulatorStats {
-    const faults = {...a.faults};
-    for (const key of Object.keys(faults) as (keyof SimulatorStats["faults"])[]) {
-        faults[key] += b.faults[key];
+    const total: SimulatorStats = {...a, faults: {...a.faults}};
+    for (const key of Object.keys(total) as (keyof SimulatorStats)[]) {
+        if (key !== "faults") {
+            total[key] += b[key];
+        }
     }
-    return {
-        cameras: a.cameras + b.cameras,
-        registered: a.registered + b.registered,
-        streaming: a.streaming + b.streaming,
-        framesSent: a.framesSent + b.framesSent,
-        framesSkipped: a.framesSkipped + b.framesSkipped,
-        fragmentsSent: a.fragmentsSent + b.fragmentsSent,
-        audioPacketsSent: a.audioPacketsSent + b.audioPacketsSent,
-        datagramsSent: a.datagramsSent + b.datagramsSent,
-        bytesSent: a.bytesSent + b.bytesSent,
-        confirmsReceived: a.confirmsReceived + b.confirmsReceived,
-        stalls: a.stalls + b.stalls,
-        disconnects: a.disconnects + b.disconnects,
-        badInput: a.badInput + b.badInput,
-        faults,
-    };
+    for (const key of Object.keys(total.faults) as (keyof SimulatorStats["faults"])[]) {
+        total.faults[key] += b.faults[key];
+    }
+    return total;
 }
 
 /** The MJPEG viewers, one per camera, in a worker thread (bench/viewerWorker.ts). */
