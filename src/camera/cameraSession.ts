@@ -34,7 +34,6 @@ import {
     buildDeviceStatus,
     buildForward,
     buildNatRequest,
-    buildProbeRequest,
     encodeJsonPacket,
     localUnixTimer,
     parseForward,
@@ -47,7 +46,7 @@ import {RateLimitedCounter} from "../util/rateLimitedCounter.js";
 import type {CameraLink, ConnectionListener} from "./cameraConnection.js";
 import type {CameraCounters} from "./cameraCounters.js";
 import type {Tickable} from "./sessionTicker.js";
-import type {UdpPeer, UdpTransport} from "./udpServer.js";
+import {PROBE_PACKET, type UdpPeer, type UdpTransport} from "./udpServer.js";
 
 export interface CameraSessionOptions {
     /** No complete frame for this long while someone watches → restart from code 11. */
@@ -91,7 +90,6 @@ export interface SessionContext {
 export const EMPTY_CONFIRM_INTERVAL_MS = 500;
 /** A 50 goes to the camera this often after code 11 until its first media datagram (see the top of the file). */
 export const PROBE_RETRY_INTERVAL_MS = 1000;
-const PROBE_PACKET = encodeJsonPacket(buildProbeRequest());
 
 type Phase = "idle" | "negotiating" | "started";
 

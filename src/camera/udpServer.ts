@@ -81,7 +81,8 @@ interface Source {
     readonly port: number;
 }
 
-const PROBE_PACKET = encodeJsonPacket(buildProbeRequest());
+/** A code 50, as the server and the sessions send it (never changed after creation). */
+export const PROBE_PACKET = encodeJsonPacket(buildProbeRequest());
 /**
  * A camera answers every 50 with a 51 and we answer 51s with 50s (§8.3 step 7): without a limit the two
  * ping-pong thousands of times a second. One 50 per camera per interval keeps the hole punched and the
