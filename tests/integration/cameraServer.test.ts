@@ -257,6 +257,9 @@ describe("CameraServer (integration, 127.0.0.1)", () => {
                 ip: HOST,
                 port: camera.udpPort,
             });
+            // the 50 may trail the TCP messages: with the socket in a worker, UDP sends leave at the end of
+            // the event-loop turn, TCP writes at once
+            await waitUntil(() => camera.udpMessages.some((m) => m.code === 50));
             expect(camera.udpMessages.filter((m) => m.code === 50)).toHaveLength(1);
 
             const sent: Buffer[] = [];
