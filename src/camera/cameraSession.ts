@@ -43,6 +43,7 @@ import {
 import {type AssemblerResult, MjpegAssembler, type MjpegAssemblerOptions} from "../protocol/mjpegAssembler.js";
 import type {Logger} from "../util/log.js";
 import {RateLimitedCounter} from "../util/rateLimitedCounter.js";
+import {isUsableEndpoint} from "../util/udpEndpoint.js";
 import type {CameraLink, ConnectionListener} from "./cameraConnection.js";
 import type {CameraCounters} from "./cameraCounters.js";
 import type {Tickable} from "./sessionTicker.js";
@@ -579,20 +580,11 @@ function isInRange(id: number, first: number, last: number): boolean {
     return (id - first) >>> 0 <= (last - first) >>> 0;
 }
 
-/** An address a 50 can go to: a dotted IPv4 and a port in 1..65535 (a camera may report 0.0.0.0:0). */
+/** `endpoint` if a 50 can go there from our udp4 socket (a camera may report 0.0.0.0:0). */
 function usableEndpoint(
     endpoint: {readonly ip: string; readonly port: number} | undefined,
 ): {readonly ip: string; readonly port: number} | undefined {
-    if (
-        endpoint === undefined ||
-        !Number.isInteger(endpoint.port) ||
-        endpoint.port < 1 ||
-        endpoint.port > 65_535 ||
-        !isIPv4(endpoint.ip) ||
-        endpoint.ip === "0.0.0.0" ||
-        endpoint.ip === "255.255.255.255"
-    ) {
-        return undefined;
-    }
-    return endpoint;
+    return endpoint !== undefined && isIPv4(endpoint.ip) && isUsableEndpoint(endpoint.ip, endpoint.port)
+        ? endpoint
+        : undefined;
 }

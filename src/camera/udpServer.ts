@@ -248,7 +248,8 @@ export class UdpServer implements UdpTransport {
     /**
      * The "auto" move: the worker starts unbound (tens of ms, the socket keeps working meanwhile), then
      * the main-thread socket closes and the worker binds the same port, about a millisecond later.
-     * Datagrams in that gap are lost (a camera loses at most a frame). Never moves back.
+     * Datagrams in that gap are lost: a camera loses at most a frame, or, mid-handshake, a 51 or 50,
+     * which the session's probe retry makes up for within a second. Never moves back.
      */
     async #moveToWorker(next: WorkerUdpEndpoint): Promise<void> {
         await next.prepare();

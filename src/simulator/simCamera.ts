@@ -29,6 +29,7 @@ import {TcpFramer} from "../protocol/tcpFramer.js";
 import {hexPreview} from "../util/hex.js";
 import {type Logger, silentLogger} from "../util/log.js";
 import {RateLimitedCounter} from "../util/rateLimitedCounter.js";
+import {isUsableEndpoint} from "../util/udpEndpoint.js";
 import {AudioLoop} from "./audioTone.js";
 import {type ConfCheck, type ConfCheckRequest, type DevInfo, fetchConfCheck, fetchDevInfo} from "./bootstrapClient.js";
 import {
@@ -1247,17 +1248,6 @@ export class SimCamera extends EventEmitter<SimCameraEvents> {
             this.#log.error(`a '${event}' listener threw`, {error});
         }
     }
-}
-
-function isUsableEndpoint(address: string, port: number): boolean {
-    return (
-        net.isIP(address) !== 0 &&
-        address !== "255.255.255.255" &&
-        address !== "0.0.0.0" &&
-        Number.isInteger(port) &&
-        port > 0 &&
-        port < 65_536
-    );
 }
 
 function stringOr(value: unknown, fallback: string): string {
