@@ -58,13 +58,6 @@ export function datagramPayloadEnd(datagram: Buffer): number {
  * after the payload are ignored (protocol-notes.md §4, "some code trims the extra").
  */
 export function decodeDatagram(datagram: Buffer): Packet {
-    const header = decodeHeader(datagram);
-    const end = HEADER_LENGTH + header.payloadLength;
-    if (datagram.length < end) {
-        throw new ProtocolError(
-            `datagram shorter than its length field: ${datagram.length} < ${end}`,
-            datagram.subarray(0, 64),
-        );
-    }
-    return {header, payload: datagram.subarray(HEADER_LENGTH, end)};
+    const end = datagramPayloadEnd(datagram);
+    return {header: decodeHeader(datagram), payload: datagram.subarray(HEADER_LENGTH, end)};
 }
